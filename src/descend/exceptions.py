@@ -1,0 +1,33 @@
+"""The errors ``descend`` raises on purpose, each naming what is wrong and the fix."""
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+
+class DescendError(ValueError):
+    """Base of every error ``descend`` raises about its input."""
+
+
+class DataError(DescendError):
+    """The data cannot be used as given (command line: exit code 1)."""
+
+
+class UsageError(DescendError):
+    """An option or argument is wrong (command line: exit code 2)."""
+
+
+class DivergenceError(DescendError):
+    """Training diverged: the loss became non-finite or kept rising."""
+
+
+class ModelFileError(DataError):
+    """A model or checkpoint file is corrupt, truncated or of another format."""
+
+
+def warn_not_converged(n_iter, measure, tol):
+    """Tell the user the solver stopped at max_iter and what to change."""
+    warnings.warn(
+        f"descend stopped after max_iter={n_iter} iterations before reaching "
+        f"tol={tol:g} (last stopping measure {measure:.3g}); increase max_iter, "
+        "or use the default solver='auto' with learning_rate='auto'.",
+        ConvergenceWarning, stacklevel=3)

@@ -1,0 +1,82 @@
+"""One example, step by step: every number of the lesson's table.
+
+The numbers come from running the library's own graph (the fused graph that
+training uses, and the unfused chain for a and da) and its own update rule.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .graph import fused_graph, unfused_graph
+from .optim import GradientDescent
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    """Forward values, derivatives and the update for one example.
+
+    Fields are named like the lesson's code variables: ``z = wᵀx + b``,
+    ``a = σ(z)``, ``loss = L(a, y)``, ``da = −y/a + (1 − y)/(1 − a)``,
+    ``dz = a − y``, ``dw[i] = x[i]·dz`` (shape (n,)), ``db = dz``, and
+    ``w_new = w − α·dw``, ``b_new = b − α·db``. ``dz_chain`` is dz as the
+    unfused chain computes it (da·a(1 − a)), equal to ``dz`` unless a rounds
+    to 0 or 1.
+    """
+
+    x: np.ndarray
+    y: float
+    w: np.ndarray
+    b: float
+    alpha: float
+    z: float
+    a: float
+    loss: float
+    da: float
+    dz: float
+    dz_chain: float
+    dw: np.ndarray
+    db: float
+    w_new: np.ndarray
+    b_new: float
+
+    def to_dict(self):
+        """Plain floats and lists, ready for JSON."""
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else float(v))
+                for k, v in asdict(self).items()}
+
+
+def step(x, y, w, b, alpha):
+    """Run forward, backward and one gradient-descent update on one example.
+
+    Parameters
+    ----------
+    x : array-like of shape (n,)
+    y : {0, 1}
+    w : array-like of shape (n,)
+    b, alpha : float
+
+    Returns
+    -------
+    LessonStep
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    w = np.asarray(w, dtype=np.float64).ravel()
+    if x.shape != w.shape:
+        raise ValueError(f"x has {x.size} features but w has {w.size}; give one weight per feature")
+    if y not in (0, 1):
+        raise ValueError(f"y must be 0 or 1, got {y!r}")
+    leaves = dict(x=x[None, :], w=w, b=float(b), y=np.array([float(y)]), s=None, S=1.0)
+    fused = fused_graph()
+    values = fused.forward(**leaves)
+    grads = fused.backward(values)
+    chain = unfused_graph()
+    chain_values = chain.forward(**leaves)
+    chain_grads = chain.backward(chain_values)
+    theta, _ = GradientDescent().update(np.append(w, b), np.append(grads["w"], grads["b"]),
+                                        {}, alpha)
+    return LessonStep(
+        x=x, y=float(y), w=w, b=float(b), alpha=float(alpha),
+        z=float(values["z"][0]), a=float(chain_values["a"][0]), loss=float(values["L"][0]),
+        da=float(chain_grads["a"][0]), dz=float(grads["z"][0]),
+        dz_chain=float(chain_grads["z"][0]), dw=np.asarray(grads["w"], dtype=np.float64),
+        db=float(grads["b"]), w_new=theta[:-1], b_new=float(theta[-1]))

@@ -1,0 +1,333 @@
+"""The training loop: iterate, stop, record history, call back.
+
+The solver knows the objective only through ``loss_grad`` and the update rule
+only through ``init``/``update``: it owns step sizes, divergence handling,
+stopping and the resumable :class:`SolverState`.
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import DivergenceError
+from .optim import make_rule
+from .precondition import MAX_FULL_PARAMS, CurvatureBound, make_preconditioner
+
+#: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
+RISE_FACTOR = 10.0
+#: ... and so is one whose loss rose this many iterations in a row to above J₀
+#: (momentum may rise for a few iterations while it converges).
+MAX_CONSECUTIVE_RISES = 20
+#: Rows used to estimate the curvature for the step size 1/L.
+CURVATURE_SAMPLE_ROWS = 20_000
+#: Default step of Adam in preconditioned coordinates.
+ADAM_STEP = 0.01
+#: Refresh the curvature when an iteration shrinks the stopping measure by
+#: less than this factor (linear convergence slower than this is not worth
+#: keeping when one pass can make the metric exact).
+REFRESH_RATIO = 0.2
+
+
+@dataclass
+class SolverState:
+    """Everything needed to continue a run exactly where it stopped."""
+
+    theta: np.ndarray                 # current point, preconditioned coordinates
+    rule_state: dict
+    lr: float
+    ref_step: float                   # 1/L, scales the stopping measure
+    iteration: int = 0
+    best_loss: float = np.inf
+    best_theta: np.ndarray = None     # user coordinates
+    best_grad: np.ndarray = None      # user coordinates
+    curvature_at: np.ndarray = None   # θ of the refreshed curvature (None: bound)
+    since_refresh: int = 0
+    previous_measure: float = np.inf
+    first_loss: float = None
+    rises: int = 0                    # consecutive iterations the loss rose
+    last_loss: float = np.inf
+    just_reset: bool = False
+    converged: bool = False
+    measure: float = np.inf
+    elapsed: float = 0.0
+    rng_state: dict = None
+    history: list = field(default_factory=list)
+
+
+@dataclass
+class SolverResult:
+    """What a run produced: θ in the user's coordinates, and its state."""
+
+    theta: np.ndarray
+    state: SolverState
+
+
+class Solver:
+    """Gradient-based minimisation of an :class:`~descend.objective.Objective`.
+
+    Parameters
+    ----------
+    rule : {"auto", "gd", "momentum", "nesterov", "adam"}
+        Update rule; "auto" is Nesterov with adaptive restart.
+    learning_rate : float or "auto"
+        A float is the lesson's fixed α, applied in the user's own units
+        (no preconditioning unless ``preconditioner`` asks for it). "auto" is
+        1/L in preconditioned coordinates, halved whenever the loss rises.
+    preconditioner : {"auto", "none", "diagonal", "full"}
+        "auto": "none" for a fixed α; otherwise "full" (the factored curvature
+        bound) up to ``MAX_FULL_PARAMS`` parameters with full batches, else
+        "diagonal" (standardisation folded into the parameters).
+    max_iter : int
+        Iterations (full batch) or epochs (mini-batch).
+    tol : float
+        Stop when ½‖g′‖²/L ≤ tol·|J|: the decrease one more step of size 1/L
+        would promise, relative to the loss (g′ the preconditioned gradient).
+    batch_size : int or None
+        None for full batch; else mini-batches of this many rows, shuffled
+        each epoch with ``random_state``.
+    random_state : int, numpy Generator or None
+    callback : callable(state) or None
+        Called after every iteration (epoch) with the :class:`SolverState`.
+    refresh_curvature : bool
+        With the "full" preconditioner and α = auto, replace the bound by the
+        Hessian at the current point whenever the stopping measure falls by
+        less than ``REFRESH_RATIO`` in an iteration: steps then become
+        Newton-like near the optimum, where the bound is loosest.
+    """
+
+    def __init__(self, rule="auto", learning_rate="auto", preconditioner="auto",
+                 max_iter=1000, tol=1e-9, batch_size=None, random_state=None,
+                 callback=None, refresh_curvature=True):
+        self.refresh_curvature = refresh_curvature
+        self.rule = make_rule("nesterov" if rule == "auto" else rule)
+        self.learning_rate = learning_rate
+        self.preconditioner = preconditioner
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.callback = callback
+
+    @property
+    def fixed_step(self):
+        return self.learning_rate != "auto"
+
+    # -- set-up -------------------------------------------------------------
+    def choose_preconditioner(self, objective):
+        """The preconditioner kind this run uses (see the class docstring)."""
+        if self.preconditioner != "auto":
+            return self.preconditioner
+        if self.fixed_step:
+            return "none"
+        if self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS:
+            return "full"
+        return "diagonal"
+
+    def prepare(self, objective, state=None):
+        """Build the preconditioner for this objective (a pass over X), or
+        the refreshed one a resumed ``state`` was using."""
+        eps = float(np.finfo(objective.dtype).eps)
+        self.loss_noise = 8 * eps
+        # The gradient of float32 data is only good to ~eps relative, so the
+        # measure ½‖g′‖² cannot fall below ~eps² of the loss.
+        self.tol_floor = 1e5 * eps * eps
+        if state is not None and state.curvature_at is not None:
+            self.precond = CurvatureBound(objective.curvature(state.curvature_at))
+        else:
+            self.precond = make_preconditioner(self.choose_preconditioner(objective), objective)
+        return self.precond
+
+    def initial_state(self, objective, theta0):
+        """A fresh state at θ₀ (user coordinates)."""
+        theta = self.precond.to_scaled(np.asarray(theta0, dtype=np.float64))
+        ref_step = self._reference_step(objective)
+        if self.fixed_step:
+            lr = float(self.learning_rate)
+        elif self.rule.name == "adam":
+            lr = ADAM_STEP
+        else:
+            lr = ref_step
+            if self.batch_size is not None:
+                lr = self._minibatch_step(objective, ref_step)
+        rng = np.random.default_rng(self.random_state)
+        return SolverState(theta=theta, rule_state=self.rule.init(theta), lr=lr,
+                           ref_step=ref_step, rng_state=rng.bit_generator.state)
+
+    def _reference_step(self, objective):
+        """1/L: L the largest curvature of J in preconditioned coordinates."""
+        if self.precond.name == "full":
+            return 1.0  # the factored bound makes every curvature ≤ 1
+        if self.fixed_step and self.precond.name == "none":
+            return float(self.learning_rate)
+        return 1.0 / self._curvature_estimate(objective)
+
+    def _sample(self, objective):
+        m = objective.X.shape[0]
+        rows = np.random.default_rng(0).choice(m, CURVATURE_SAMPLE_ROWS, replace=False) \
+            if m > CURVATURE_SAMPLE_ROWS else np.arange(m)
+        return np.sort(rows)
+
+    def _bound_matvec(self, objective, rows):
+        """v′ ↦ Tᵀ B T v′ with B the curvature bound on a row sample."""
+        Xs = np.asarray(objective.X[rows], dtype=np.float64)
+        s = np.ones(len(rows)) if objective.s is None else objective.s[rows].astype(np.float64)
+        S, n = s.sum(), objective.n_features
+
+        def matvec(v):
+            theta = self.precond.from_scaled(v)
+            z = Xs @ theta[:n] + (theta[n] if objective.fit_intercept else 0.0)
+            sz = s * z / (4.0 * S)
+            out = np.empty_like(theta)
+            out[:n] = Xs.T @ sz + objective.l2 * theta[:n]
+            if objective.fit_intercept:
+                out[n] = sz.sum()
+            return self.precond.grad_to_scaled(out)
+        return matvec
+
+    def _curvature_estimate(self, objective, iterations=30):
+        """Power iteration on the bound, 10 % headroom for the sample."""
+        matvec = self._bound_matvec(objective, self._sample(objective))
+        v = np.random.default_rng(1).standard_normal(objective.n_params)
+        eig = 1.0
+        for _ in range(iterations):
+            u = matvec(v / np.linalg.norm(v))
+            eig, v = float(np.linalg.norm(u)), u
+        return 1.1 * max(eig, 1e-12)
+
+    def _minibatch_step(self, objective, ref_step):
+        """1/(L + (R − L)/b): a batch of b rows is as curved as L plus 1/b of
+        the excess of its most curved row (curvature R) over the mean."""
+        rows = self._sample(objective)
+        Xs = np.asarray(objective.X[rows], dtype=np.float64)
+        unit = np.eye(objective.n_params)
+        # Row curvature of the bound in scaled coordinates: ‖Tᵀ[x, 1]‖²/4.
+        T = np.column_stack([self.precond.from_scaled(e) for e in unit])
+        aug = np.column_stack([Xs, np.ones(len(Xs))]) if objective.fit_intercept else Xs
+        R = float(np.max(np.sum((aug @ T) ** 2, axis=1))) / 4.0
+        L = 1.0 / ref_step
+        return 1.0 / (L + max(R - L, 0.0) / self.batch_size)
+
+    # -- the loop -----------------------------------------------------------
+    def run(self, objective, theta0=None, state=None):
+        """Minimise from θ₀ (zeros by default) or continue from ``state``."""
+        if getattr(self, "precond", None) is None:
+            self.prepare(objective, state)
+        if state is None:
+            theta0 = np.zeros(objective.n_params) if theta0 is None else theta0
+            state = self.initial_state(objective, theta0)
+        step = self._full_batch_iteration if self.batch_size is None else self._epoch
+        start = time.perf_counter() - state.elapsed
+        while state.iteration < self.max_iter and not state.converged:
+            step(objective, state)
+            state.elapsed = time.perf_counter() - start
+            state.history[-1]["elapsed"] = state.elapsed
+            if self.callback is not None:
+                self.callback(state)
+        return SolverResult(self.precond.from_scaled(state.theta), state)
+
+    def _full_batch_iteration(self, objective, state):
+        theta = self.precond.from_scaled(state.theta)
+        loss, grad = objective.loss_grad(theta)
+        g = self.precond.grad_to_scaled(grad)
+        state.iteration += 1
+        if self._handle_rise(state, loss, grad, theta):
+            self._record(state, loss, grad, g)
+            state.theta, state.rule_state = self.rule.update(
+                self.precond.to_scaled(state.best_theta),
+                self.precond.grad_to_scaled(state.best_grad), state.rule_state, state.lr)
+            return
+        self._record(state, loss, grad, g)
+        if self._converged(state, loss):
+            return
+        if self._should_refresh(state):
+            self._refresh(objective, state, theta)
+            g = self.precond.grad_to_scaled(grad)
+        state.theta, state.rule_state = self.rule.update(state.theta, g, state.rule_state, state.lr)
+
+    def _converged(self, state, loss):
+        tol = max(self.tol, self.tol_floor)
+        state.converged = bool(state.measure <= tol * max(abs(loss), 1e-300))
+        return state.converged
+
+    def _should_refresh(self, state):
+        slow = state.measure > REFRESH_RATIO * state.previous_measure
+        state.previous_measure = state.measure
+        state.since_refresh += 1
+        return (self.refresh_curvature and not self.fixed_step and self.precond.name == "full"
+                and self.rule.name != "adam" and state.since_refresh >= 2 and slow)
+
+    def _refresh(self, objective, state, theta):
+        """Make the metric the Hessian at θ; momentum restarts in new coordinates."""
+        self.precond = CurvatureBound(objective.curvature(theta))
+        state.curvature_at = np.array(theta)
+        state.theta = self.precond.to_scaled(theta)
+        state.rule_state = self.rule.init(state.theta)
+        state.lr, state.ref_step, state.since_refresh = 1.0, 1.0, 0
+        state.previous_measure = np.inf
+
+    def _epoch(self, objective, state):
+        """One pass of shuffled mini-batch updates, then one full evaluation."""
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state.rng_state
+        m = objective.X.shape[0]
+        order = rng.permutation(m)
+        state.rng_state = rng.bit_generator.state
+        lr = state.lr if self.fixed_step else state.lr / np.sqrt(state.iteration + 1)
+        for start in range(0, m, self.batch_size):
+            rows = np.sort(order[start:start + self.batch_size])
+            _, grad = objective.loss_grad(self.precond.from_scaled(state.theta), rows=rows)
+            state.theta, state.rule_state = self.rule.update(
+                state.theta, self.precond.grad_to_scaled(grad), state.rule_state, lr)
+        theta = self.precond.from_scaled(state.theta)
+        loss, grad = objective.loss_grad(theta)
+        g = self.precond.grad_to_scaled(grad)
+        state.iteration += 1
+        if self._handle_rise(state, loss, grad, theta):
+            state.theta = self.precond.to_scaled(state.best_theta)
+        self._record(state, loss, grad, g)
+        self._converged(state, loss)
+
+    def _handle_rise(self, state, loss, grad, theta):
+        """Track the best point; on a rise with α = auto, go back to it.
+
+        Returns True when the caller must continue from the best point. With a
+        fixed α a non-finite or runaway loss raises :class:`DivergenceError`.
+        """
+        finite = np.isfinite(loss) and np.all(np.isfinite(grad))
+        # Differences below the rounding of the loss are not rises.
+        loss_cmp = loss - self.loss_noise * abs(loss) if finite else loss
+        if state.first_loss is None and finite:
+            state.first_loss = loss
+        state.rises = state.rises + 1 if not (finite and loss_cmp <= state.last_loss) else 0
+        state.last_loss = loss if finite else np.inf
+        if finite and loss_cmp <= state.best_loss:
+            state.best_loss, state.best_theta, state.best_grad = loss, theta, grad
+            state.just_reset = False
+            return False
+        if self.fixed_step:
+            self._check_divergence(state, loss, finite)
+            return False
+        if state.best_theta is None:
+            raise DivergenceError("the loss is not finite at the starting point; "
+                                  "check the data for huge values or scale the features")
+        if state.just_reset or not finite:
+            state.lr *= 0.5
+        state.just_reset = True
+        state.rule_state = self.rule.init(self.precond.to_scaled(state.best_theta))
+        return True
+
+    def _check_divergence(self, state, loss, finite):
+        J0 = state.first_loss if state.first_loss is not None else np.inf
+        if (not finite or loss > J0 + RISE_FACTOR * max(J0, 1.0)
+                or (state.rises >= MAX_CONSECUTIVE_RISES and loss > J0)):
+            what = "became non-finite" if not finite else f"rose to {loss:.4g}"
+            raise DivergenceError(
+                f"training diverged at iteration {state.iteration}: the loss {what} "
+                f"with learning_rate={self.learning_rate:g}; use a smaller learning "
+                "rate (for example a tenth of it) or learning_rate='auto'")
+
+    def _record(self, state, loss, grad, g):
+        state.measure = 0.5 * float(g @ g) * state.ref_step
+        state.history.append({"iteration": state.iteration, "loss": float(loss),
+                              "grad_norm": float(np.linalg.norm(grad)),
+                              "step_size": float(state.lr), "elapsed": state.elapsed})

@@ -1,0 +1,108 @@
+"""The computation graph: forward values, backward derivatives, stability."""
+import numpy as np
+import pytest
+import torch
+
+from descend.graph import fused_graph, unfused_graph
+from descend.numerics import log1pexp, log_sigmoid, sigmoid
+
+
+def run(graph, X, y, w, b, s=None):
+    S = float(len(y) if s is None else s.sum())
+    values = graph.forward(x=X, w=w, b=b, y=y, s=s, S=S)
+    grads = graph.backward(values)
+    return values["J"], grads["w"], grads["b"]
+
+
+def finite_difference(X, y, w, b, s=None, h=1e-6):
+    def J(w_, b_):
+        return run(fused_graph(), X, y, w_, b_, s)[0]
+    dw = np.array([(J(w + h * e, b) - J(w - h * e, b)) / (2 * h) for e in np.eye(len(w))])
+    db = (J(w, b + h) - J(w, b - h)) / (2 * h)
+    return dw, db
+
+
+@pytest.mark.parametrize("make_graph", [fused_graph, unfused_graph])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gradients_match_central_differences(make_graph, weighted):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 4))
+    y = (rng.random(50) < 0.5).astype(float)
+    w, b = rng.standard_normal(4) * 0.5, 0.2
+    s = rng.random(50) + 0.1 if weighted else None
+    _, dw, db = run(make_graph(), X, y, w, b, s)
+    fd_w, fd_b = finite_difference(X, y, w, b, s)
+    np.testing.assert_allclose(dw, fd_w, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(db, fd_b, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("make_graph", [fused_graph, unfused_graph])
+def test_gradients_match_torch_autograd(make_graph):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((80, 6))
+    y = (rng.random(80) < 0.4).astype(float)
+    s = rng.random(80) + 0.5
+    w, b = rng.standard_normal(6), -0.3
+    J, dw, db = run(make_graph(), X, y, w, b, s)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    z = torch.tensor(X) @ tw + tb
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        z, torch.tensor(y), weight=torch.tensor(s), reduction="sum") / s.sum()
+    loss.backward()
+    assert J == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10)
+    assert db == pytest.approx(tb.grad.item(), rel=1e-10)
+
+
+def test_fused_and_unfused_give_the_same_dz_where_a_is_not_saturated():
+    z = np.linspace(-15, 15, 61)
+    for label in (0.0, 1.0):
+        y = np.full_like(z, label)
+        X = z[:, None]  # w = 1, b = 0 makes the logits exactly z
+        args = dict(x=X, w=np.ones(1), b=0.0, y=y, s=None, S=1.0)
+        fused, chain = fused_graph(), unfused_graph()
+        dz_fused = fused.backward(fused.forward(**args))["z"]
+        values = chain.forward(**args)
+        dz_chain = chain.backward(values)["z"]
+        np.testing.assert_allclose(dz_chain, dz_fused, rtol=1e-8, atol=1e-15)
+        np.testing.assert_allclose(dz_fused, values["a"] - y, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_logits_give_finite_loss_and_gradient(dtype):
+    z = np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype=dtype)
+    X = z[:, None]
+    for label in (0.0, 1.0):
+        y = np.full(len(z), label, dtype=dtype)
+        g = fused_graph()
+        values = g.forward(x=X, w=np.ones(1, dtype), b=dtype(0), y=y, s=None, S=5.0)
+        grads = g.backward(values)
+        assert np.all(np.isfinite(values["L"])) and np.isfinite(values["J"])
+        assert np.all(np.isfinite(grads["w"])) and np.isfinite(grads["b"])
+        # The loss of a confidently wrong example is |z|, of a right one ~0.
+        wrong = (z > 0) != (label == 1)
+        np.testing.assert_allclose(values["L"][wrong & (np.abs(z) >= 50)],
+                                   np.abs(z[wrong & (np.abs(z) >= 50)]), rtol=1e-6)
+        assert values["L"].dtype == dtype
+
+
+def test_numerics_keep_dtype_and_agree_with_definitions():
+    z = np.linspace(-30, 30, 121)
+    np.testing.assert_allclose(log1pexp(z), np.log1p(np.exp(z)), rtol=1e-13)
+    np.testing.assert_allclose(sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-13)
+    np.testing.assert_allclose(log_sigmoid(z), -np.log1p(np.exp(-z)), rtol=1e-13)
+    assert log1pexp(np.float32([1e4]))[0] == np.float32(1e4)
+    assert log1pexp(z.astype(np.float32)).dtype == np.float32
+
+
+def test_backward_accumulates_into_totals():
+    rng = np.random.default_rng(3)
+    X, y, w = rng.standard_normal((30, 3)), (rng.random(30) < .5) * 1.0, rng.standard_normal(3)
+    g = fused_graph()
+    totals = {"w": np.zeros(3), "b": np.zeros(())}
+    for part in (slice(0, 10), slice(10, 30)):
+        g.backward(g.forward(x=X[part], w=w, b=0.1, y=y[part], s=None, S=30.0), into=totals)
+    whole = g.backward(g.forward(x=X, w=w, b=0.1, y=y, s=None, S=30.0))
+    np.testing.assert_allclose(totals["w"], whole["w"], rtol=1e-13)
+    assert float(totals["b"]) == pytest.approx(float(whole["b"]), rel=1e-13)
