@@ -1,0 +1,173 @@
+"""The ``descend`` command: parse, call the library, print. Nothing more.
+
+Errors become one line on standard error and an exit code: 2 for wrong usage,
+1 for bad data; no traceback, and no half-written file.
+"""
+import sys
+from pathlib import Path
+
+import click
+
+from .exceptions import DataError, DescendError, UsageError
+from .optim import RULES
+
+SOLVER_CHOICES = ["auto", *RULES]
+
+
+def _comma_list(ctx, param, value):
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _learning_rate(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        rate = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or 'auto'") from None
+    if not rate > 0:
+        raise click.BadParameter("must be positive, e.g. 0.1 (or 'auto')")
+    return rate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="descend")
+def cli():
+    """Logistic regression trained by gradient descent, every number shown.
+
+    \b
+    Example:
+      descend train data.csv --target churn -o model.json
+      descend predict model.json new.csv -o predictions.csv
+      descend evaluate model.json test.csv --target churn
+      descend demo
+    """
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", "-t", required=True, help="Column holding the two labels.")
+@click.option("--output", "-o", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (JSON).")
+@click.option("--positive", help="Label to treat as the positive class (y = 1).")
+@click.option("--features", callback=_comma_list, help="Comma-separated feature columns.")
+@click.option("--drop", callback=_comma_list, help="Comma-separated columns to leave out.")
+@click.option("--drop-missing", is_flag=True, help="Drop rows with missing feature values.")
+@click.option("--impute", type=click.Choice(["mean", "median", "most_frequent"]),
+              help="Fill missing feature values (text columns: most frequent).")
+@click.option("--C", "C", type=float, default=1.0, show_default=True,
+              help="Inverse L2 strength, as in scikit-learn.")
+@click.option("--solver", type=click.Choice(SOLVER_CHOICES), default="auto", show_default=True)
+@click.option("--learning-rate", default="auto", callback=_learning_rate, show_default=True,
+              help="Fixed α, or 'auto'.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch rows (default: full batch).")
+@click.option("--max-iter", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--tol", type=click.FloatRange(min=0), default=1e-10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffling and hold-out seed.")
+@click.option("--class-weight", type=click.Choice(["balanced"]), help="Reweight classes.")
+@click.option("--validation", type=float, help="Fraction of rows held out and reported on.")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the per-iteration history as CSV.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the loss curve (.png/.svg).")
+@click.option("--checkpoint", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for checkpoints (saved every --checkpoint-every iterations, on Ctrl-C and SIGTERM).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue from the checkpoint in this folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(data, target, model_path, **options):
+    """Train on a CSV or Parquet file and report how well it fits.
+
+    \b
+    Example:
+      descend train customers.csv --target churned --positive yes \\
+          --drop customer_id --validation 0.2 -o churn.json --plot loss.png
+    """
+    from .commands import run_train
+    run_train(data, target, model_path, options)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV or Parquet file for the predictions (default: standard output).")
+def predict(model, data, output):
+    """Predict the label and probability of every row of DATA.
+
+    \b
+    Example:
+      descend predict churn.json new_customers.csv -o predictions.csv
+    """
+    from .commands import run_predict
+    run_predict(model, data, output)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", "-t", help="Column with the true labels (default: the model's).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the ROC curve (.png/.svg).")
+def evaluate(model, data, target, plot_path):
+    """Log-loss, accuracy, precision, recall, ROC AUC and confusion matrix.
+
+    \b
+    Example:
+      descend evaluate churn.json test.csv --target churned --plot roc.png
+    """
+    from .commands import run_evaluate
+    run_evaluate(model, data, target, plot_path)
+
+
+@cli.command()
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("descend-demo"), show_default=True, help="Where the plots go.")
+@click.option("--lesson", is_flag=True, help="The lesson's two-feature walk-through instead.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def demo(out_dir, lesson, quiet):
+    """Train on scikit-learn's breast-cancer data and show every number.
+
+    \b
+    Example:
+      descend demo               # the whole job on bundled data
+      descend demo --lesson      # two features, the lesson step by step
+    """
+    from .commands import run_demo, run_lesson_demo
+    (run_lesson_demo if lesson else run_demo)(out_dir, quiet)
+
+
+def _register_lesson_commands():
+    from .lesson_cli import explain, report
+    cli.add_command(explain)
+    cli.add_command(report)
+
+
+_register_lesson_commands()
+
+
+def main(argv=None):
+    """Entry point: run the command, turn errors into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="descend", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except click.UsageError as exc:
+        hint = f" (see 'descend {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else \
+            " (see 'descend --help')"
+        _fail(exc.format_message().replace("\n", " ") + hint, 2)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except (DataError, DescendError) as exc:
+        _fail(str(exc), 1)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+    sys.exit(0)
+
+
+def _fail(message, code):
+    click.echo(f"descend: error: {message}", err=True)
+    sys.exit(code)

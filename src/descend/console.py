@@ -1,0 +1,112 @@
+"""Text the command line prints: summaries, metrics, the lesson's table.
+
+Formatting only: every number arrives computed by the library.
+"""
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def metrics_lines(name, m):
+    return [f"  {name:<11} log-loss {m['log_loss']:.5f}  accuracy {m['accuracy']:.4f}  "
+            f"ROC AUC {m['roc_auc']:.4f}  ({m['rows']} rows)"]
+
+
+def train_summary(report, model_path=None):
+    """The end-of-training summary, a few lines."""
+    lines = [
+        f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
+        f"{report['features_out']} features"
+        + (f" ({report['dropped_missing']} rows with missing values dropped)"
+           if report.get("dropped_missing") else ""),
+        f"  positive class {report['positive']!r} (negative {report['negative']!r})",
+        f"  {report['iterations']} iterations, "
+        + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
+        + f", {report['seconds']:.2f} s",
+    ]
+    lines += metrics_lines("training", report["train"])
+    if "validation" in report:
+        lines += metrics_lines("validation", report["validation"])
+    if model_path:
+        lines.append(f"  model written to {model_path}")
+    return "\n".join(lines)
+
+
+def evaluation_report(m, classes):
+    """Metrics and the confusion matrix of ``descend evaluate``."""
+    (tn, fp), (fn, tp) = m["confusion_matrix"]
+    neg, pos = classes
+    width = max(len(neg), len(pos), 8)
+    return "\n".join([
+        f"rows       {m['rows']}",
+        f"log-loss   {m['log_loss']:.6f}",
+        f"accuracy   {m['accuracy']:.4f}",
+        f"precision  {m['precision']:.4f}",
+        f"recall     {m['recall']:.4f}",
+        f"ROC AUC    {m['roc_auc']:.4f}",
+        "confusion matrix (rows: true, columns: predicted)",
+        f"  {'':<{width}}  {neg:>{width}}  {pos:>{width}}",
+        f"  {neg:<{width}}  {tn:>{width}}  {fp:>{width}}",
+        f"  {pos:<{width}}  {fn:>{width}}  {tp:>{width}}",
+    ])
+
+
+def _num(v):
+    return f"{v:.6g}"
+
+
+def _term(w, x):
+    return f"({_num(w)})({_num(x)})"
+
+
+def lesson_rows(step, names=None, top=None):
+    """Rows (variable, formula, value, code variable) of the lesson's table.
+
+    Features are listed by largest |dwᵢ| first when ``top`` limits them.
+    """
+    n = len(step.dw)
+    names = names or [f"x{i + 1}" for i in range(n)]
+    order = list(range(n)) if top is None or top >= n else \
+        sorted(range(n), key=lambda i: -abs(step.dw[i]))[:top]
+    rows = [("a", "−y/a + (1−y)/(1−a)", step.da, "da"),
+            ("z", "a − y", step.dz, "dz")]
+    for i in order:
+        label = f"w{i + 1}" + (f" ({names[i]})" if names[i] != f"x{i + 1}" else "")
+        rows.append((label, f"x{i + 1}·(a − y)", step.dw[i], f"dw{i + 1}"))
+    rows.append(("b", "a − y", step.db, "db"))
+    return rows, order
+
+
+def lesson_text(step, names=None, top=None):
+    """The lesson's three parts for one example: forward, backward table, update."""
+    n = len(step.x)
+    rows, order = lesson_rows(step, names, top)
+    shown = order if len(order) < n else range(n)
+    terms = " + ".join(f"w{i + 1}x{i + 1}" for i in list(shown)[:4])
+    values = " + ".join(_term(step.w[i], step.x[i]) for i in list(shown)[:4])
+    more = f" + … ({n - 4} more terms)" if n > 4 else ""
+    y = step.y
+    lines = [
+        "Forward pass",
+        f"  z = {terms}{more} + b",
+        f"    = {values}{more} + ({_num(step.b)}) = {_num(step.z)}",
+        f"  a = σ(z) = 1 / (1 + e^(−z)) = {_num(step.a)}",
+        f"  L(a, y) = −[y log a + (1 − y) log(1 − a)] with y = {y:g}: {_num(step.loss)}",
+        "",
+        "Backward pass" + (f" (largest {len(order)} of {n} |dw|; --all for every one)"
+                           if len(order) < n else ""),
+    ]
+    width = max(len("Variable"), *(len(r[0]) for r in rows))
+    lines.append(f"  {'Variable':<{width}} | {'Derivative formula':<20} | {'Value':>12} | Code variable")
+    lines.append(f"  {'-' * width}-+-{'-' * 20}-+-{'-' * 12}-+--------------")
+    for var, formula, value, code in rows:
+        lines.append(f"  {var:<{width}} | {formula:<20} | {_num(value):>12} | {code}")
+    lines += ["", f"Update (α = {_num(step.alpha)})"]
+    for i in order:
+        lines.append(f"  w{i + 1} = {_num(step.w[i])} − {_num(step.alpha)}·({_num(step.dw[i])}) "
+                     f"= {_num(step.w_new[i])}")
+    lines.append(f"  b = {_num(step.b)} − {_num(step.alpha)}·({_num(step.db)}) = {_num(step.b_new)}")
+    return "\n".join(lines)

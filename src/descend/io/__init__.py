@@ -1,0 +1,1 @@
+"""Reading data files and writing every file ``descend`` makes, atomically."""

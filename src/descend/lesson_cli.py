@@ -1,0 +1,129 @@
+"""``descend explain`` and ``descend report``: the lesson on the user's data."""
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import console
+from .exceptions import DataError, UsageError
+from .lesson import step as lesson_step
+
+
+def _floats(text, option):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{option} must be comma-separated numbers, e.g. {option} 1.0,2.0") from None
+
+
+def example_from_model(model_path, data_path, row):
+    """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
+    from .io.modelfile import load_model
+    from .io.tables import read_table
+    from .model import encode_target
+    model = load_model(model_path)
+    frame = read_table(data_path)
+    if not 0 <= row < len(frame):
+        raise UsageError(f"--row {row} is outside the file's rows 0..{len(frame) - 1}")
+    one = frame.iloc[[row]]
+    x = model.preprocessor.transform(one, str(data_path))[0]
+    if model.target not in frame.columns:
+        raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
+                        "the true label y of the example")
+    y = int(encode_target(one[model.target], model.classes, str(data_path))[0])
+    return x, y, model.coef, model.intercept, model.preprocessor.feature_names
+
+
+def example_inline(x, y, w, b):
+    if x is None or y is None or w is None:
+        raise UsageError("give --model, --data and --row, or the example inline with "
+                         "--x 1.0,2.0 --y 1 --w 0.5,-0.5 [--b 0.1]")
+    xs, ws = _floats(x, "--x"), _floats(w, "--w")
+    if len(xs) != len(ws):
+        raise UsageError(f"--x has {len(xs)} values but --w has {len(ws)}; give one weight per feature")
+    if y not in (0, 1):
+        raise UsageError("--y must be 0 or 1")
+    return np.array(xs), y, np.array(ws), b, None
+
+
+@click.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--row", type=int, default=0, show_default=True, help="Row of --data (from 0).")
+@click.option("--x", help="Inline features, comma-separated.")
+@click.option("--y", type=int, help="Inline label, 0 or 1.")
+@click.option("--w", help="Inline weights, comma-separated.")
+@click.option("--b", type=float, default=0.0, show_default=True, help="Inline bias.")
+@click.option("--alpha", type=float, default=0.1, show_default=True, help="Learning rate of the update.")
+@click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the computation graph (.svg, .png or .dot).")
+def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path):
+    """The lesson on one example: forward pass, derivatives, update.
+
+    \b
+    Examples:
+      descend explain --x 1.0,2.0 --y 1 --w 0.5,-0.5 --b 0.1 --alpha 0.1
+      descend explain --model churn.json --data test.csv --row 3 --graph graph.svg
+    """
+    if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
+        raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
+    if not alpha > 0:
+        raise UsageError("--alpha must be positive, e.g. 0.1")
+    if model_path or data_path:
+        if not (model_path and data_path):
+            raise UsageError("--model and --data go together (with --row)")
+        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row)
+    else:
+        xv, yv, wv, bv, names = example_inline(x, y, w, b)
+    result = lesson_step(xv, yv, wv, bv, alpha)
+    if graph_path is not None:
+        _write_graph(result, names, graph_path)
+    if as_json:
+        payload = result.to_dict()
+        if names:
+            payload["feature_names"] = names
+        click.echo(json.dumps(payload, indent=1))
+        return
+    click.echo(console.lesson_text(result, names, top=None if show_all else 10))
+    if graph_path is not None:
+        click.echo(f"\ngraph written to {graph_path}")
+
+
+def _write_graph(result, names, path):
+    from .io.atomic import write_bytes, write_text
+    from .viz import graphdraw
+    if path.suffix.lower() == ".dot":
+        write_text(path, graphdraw.to_dot(result, names).source)
+        return
+    if not graphdraw.has_dot():
+        click.echo(f"descend: note: {graphdraw.INSTALL_HINT}; showing it as text instead:", err=True)
+        click.echo(graphdraw.to_text(result, names), err=True)
+        return
+    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names))
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", "-t", help="Column with the true labels (default: the model's).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="HTML file to write.")
+@click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
+@click.option("--alpha", type=float, default=0.1, show_default=True)
+def report(model_path, data_path, target, output, row, alpha):
+    """One self-contained HTML page: data, loss, ROC, coefficients, the graph.
+
+    \b
+    Example:
+      descend report churn.json test.csv --target churned -o report.html
+    """
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--output {output}: use a file ending in .html")
+    from .report import build_report
+    from .io.atomic import write_text
+    html = build_report(model_path, data_path, target, row, alpha)
+    write_text(output, html)
+    click.echo(f"report written to {output}")

@@ -1,0 +1,117 @@
+"""The HTML report: one self-contained page, no network, readable on a phone.
+
+Figures are inline SVG (matplotlib, Graphviz); the CSS is in the page.
+"""
+import base64
+import html
+
+import numpy as np
+
+from . import console
+from .io.modelfile import load_model
+from .io.tables import read_table, require_column
+from .lesson import step as lesson_step
+from .model import encode_target
+from .numerics import sigmoid
+from .viz import graphdraw, plots
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
+ color:#222;background:#fafafa;line-height:1.45}
+main{max-width:980px;margin:auto;padding:12px}
+h1{font-size:1.5em;margin:.4em 0}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 14px;margin:12px 0}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:12px}
+figure{margin:0}figure svg,figure img{width:100%;height:auto}
+table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block}
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}
+"""
+
+
+def _svg(fig):
+    data = plots.figure_bytes(fig, "svg").decode("utf-8")
+    return data[data.index("<svg"):]
+
+
+def _table(rows, header):
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _data_summary(frame, target, classes, y):
+    numeric = frame.drop(columns=[target]).select_dtypes("number")
+    rows = [(c, f"{numeric[c].mean():.4g}", f"{numeric[c].std():.4g}",
+             f"{numeric[c].min():.4g}", f"{numeric[c].max():.4g}", int(numeric[c].isna().sum()))
+            for c in numeric.columns[:30]]
+    counts = f"{int((y == 0).sum())} × {html.escape(classes[0])}, {int((y == 1).sum())} × " \
+             f"{html.escape(classes[1])}"
+    return (f"<p>{len(frame)} rows, {frame.shape[1]} columns; target <b>{html.escape(target)}</b>: "
+            f"{counts}.</p>" + (_table(rows, ["column", "mean", "std", "min", "max", "missing"])
+                                if rows else ""))
+
+
+def _graph_html(example, names):
+    if graphdraw.has_dot():
+        svg = graphdraw.render(example, "svg", names).decode("utf-8")
+        return f"<figure>{svg[svg.index('<svg'):]}</figure>"
+    return (f"<p>{html.escape(graphdraw.INSTALL_HINT)}.</p>"
+            f"<pre>{html.escape(graphdraw.to_text(example, names))}</pre>")
+
+
+def _boundary_html(model, frame, y):
+    pre = model.preprocessor
+    if len(pre.numeric["columns"]) != 2 or pre.categorical["columns"]:
+        return ""
+    cols = pre.numeric["columns"]
+    mean, scale = np.asarray(pre.numeric["mean"]), np.asarray(pre.numeric["scale"])
+    # Back to the data's own units: w·(x − μ)/σ + b = 0.
+    w = model.coef / scale
+    b = model.intercept - w @ mean
+    raw = frame[cols].to_numpy(dtype=float)
+    fig = plots.boundary_figure(raw, y, [(w, b, "w₁x₁ + w₂x₂ + b = 0")], names=cols)
+    return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
+
+
+def build_report(model_path, data_path, target, row, alpha):
+    """The report page as one HTML string."""
+    model = load_model(model_path)
+    frame = read_table(data_path)
+    target = target or model.target
+    require_column(frame, target, str(data_path))
+    y = encode_target(frame[target], model.classes, str(data_path))
+    X = model.preprocessor.transform(frame, str(data_path))
+    proba = sigmoid(model.decision(X))
+    from .model import classification_metrics
+    scores = classification_metrics(y, proba)
+    row = min(max(row, 0), len(frame) - 1)
+    names = model.preprocessor.feature_names
+    example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
+    loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
+    metrics_rows = [(k, f"{scores[k]:.4f}") for k in
+                    ("log_loss", "accuracy", "precision", "recall", "roc_auc")]
+    sections = [
+        f"<section><h2>Data</h2>{_data_summary(frame, target, model.classes, y)}</section>",
+        "<section><h2>Quality</h2><div class=grid>"
+        f"<div>{_table(metrics_rows, ['metric', 'value'])}</div>"
+        f"<figure>{_svg(plots.confusion_figure(scores['confusion_matrix'], model.classes))}</figure>"
+        f"<figure>{_svg(plots.roc_figure(y, proba, scores['roc_auc']))}</figure></div></section>",
+        f"<section><h2>Training loss</h2><figure>{loss}</figure></section>",
+        f"<section><h2>Coefficients</h2><figure>"
+        f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
+        _boundary_html(model, frame, y),
+        f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
+        f"<pre>{html.escape(console.lesson_text(example, names, top=10))}</pre></section>",
+    ]
+    title = f"descend report — {html.escape(str(model_path))} on {html.escape(str(data_path))}"
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
+            f"<title>{title}</title><style>{CSS}</style>"
+            f"<link rel=icon href='data:image/png;base64,{base64.b64encode(_ICON).decode()}'>"
+            f"</head><body><main><h1>{title}</h1>{''.join(sections)}</main></body></html>")
+
+
+# A 1×1 transparent PNG, so the browser does not ask the network for /favicon.ico.
+_ICON = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")

@@ -1,0 +1,1 @@
+"""Plots and graph pictures (matplotlib with the Agg backend, Graphviz)."""
