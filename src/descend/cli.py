@@ -3,6 +3,7 @@
 Errors become one line on standard error and an exit code: 2 for wrong usage,
 1 for bad data; no traceback, and no half-written file.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -165,6 +166,11 @@ def main(argv=None):
         _fail(exc.format_message(), exc.exit_code)
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 1)
+    except Exception as exc:  # a bug of ours: still one line, distinct exit code
+        if os.environ.get("DESCEND_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DESCEND_DEBUG=1 "
+              "for the traceback and report it", 3)
     sys.exit(0)
 
 

@@ -213,7 +213,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = state.converged
         self.history_ = state.history
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, solver_state=None):
         """Fit on X of shape (m, n) and labels y of shape (m,) with two classes.
 
         Parameters
@@ -224,6 +224,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Any two labels; the larger in sort order is the positive class.
         sample_weight : array-like of shape (m,), optional
             Non-negative weights sᵢ of the objective.
+        solver_state : SolverState, optional
+            Continue a run from this state (a checkpoint, see
+            :mod:`descend.checkpoint`) instead of starting afresh; the result is
+            the same, bit for bit, as the run that was never interrupted.
 
         Returns
         -------
@@ -233,7 +237,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
         objective = self._objective(X, y01, sample_weight)
         solver = self._make_solver()
-        result = solver.run(objective, self._initial_theta(X.shape[1]))
+        result = solver.run(objective, self._initial_theta(X.shape[1]), state=solver_state)
         self._store(result.theta, result.state, X.shape[1], X.dtype)
         self.solver_state_ = result.state
         if not result.state.converged:

@@ -156,8 +156,12 @@ def handle_missing(frame, columns, options, path=""):
     raise missing_values_error(frame[columns], path)
 
 
-def train_table(frame, options, callback=None, path=""):
-    """Fit preprocessing and the estimator on a table; return (model, report)."""
+def train_table(frame, options, callback=None, path="", solver_state=None):
+    """Fit preprocessing and the estimator on a table.
+
+    Returns the :class:`TableModel` (its ``summary`` holds the report), the
+    fitted estimator, and the training matrix X and labels y it saw.
+    """
     started = time.perf_counter()
     columns = select_features(frame, options, path)
     classes = choose_classes(frame[options.target], options.positive, path)
@@ -168,7 +172,7 @@ def train_table(frame, options, callback=None, path=""):
     clf = LogisticRegression(**options.estimator, callback=callback)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(X, y)
+        clf.fit(X, y, solver_state=solver_state)
     model = TableModel(target=options.target, classes=classes, preprocessor=preprocessor,
                        coef=clf.coef_.ravel().astype(np.float64),
                        intercept=float(clf.intercept_[0]), params=clf.get_params(),

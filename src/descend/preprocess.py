@@ -149,12 +149,12 @@ class Preprocessor:
 
 
 def _as_categories(frame, categorical):
-    """Categorical columns as strings (None stays missing), so booleans, numbers
+    """Categorical columns as strings (missing stays NaN), so booleans, numbers
     and text encode the same way at fit and at transform time."""
     frame = frame.copy()
     for col in categorical:
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None).map(
-            lambda v: v if v is None else str(v))
+        frame[col] = pd.Series([str(v) if not pd.isna(v) else np.nan for v in frame[col]],
+                               index=frame.index, dtype=object)
     return frame
 
 
@@ -164,7 +164,7 @@ def _column_transformer(numeric, categorical, impute):
     if impute:
         num_steps.insert(0, SimpleImputer(strategy=impute))
         # Text has no mean: categories are filled with their most frequent value.
-        cat_steps.insert(0, SimpleImputer(strategy="most_frequent", missing_values=None))
+        cat_steps.insert(0, SimpleImputer(strategy="most_frequent"))
     return ColumnTransformer([("num", make_pipeline(*num_steps), numeric),
                               ("cat", make_pipeline(*cat_steps), categorical)],
                              sparse_threshold=0.0)

@@ -22,7 +22,7 @@ main{max-width:980px;margin:auto;padding:12px}
 h1{font-size:1.5em;margin:.4em 0}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 14px;margin:12px 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:12px}
-figure{margin:0}figure svg,figure img{width:100%;height:auto}
+figure{margin:0}figure svg,figure img{width:100%;max-width:760px;height:auto}
 table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}

@@ -16,12 +16,9 @@ def atomic_path(path):
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder {str(folder)!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
-    os.close(fd)
+    tmp = _temporary(path)
     try:
-        yield Path(tmp)
+        yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -30,6 +27,20 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _temporary(path):
+    """A new empty file beside ``path``, with the permissions a plain open()
+    would give (mkstemp makes it private)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
 
 
 def _fsync_folder(folder):
@@ -69,14 +80,9 @@ class AtomicBatch:
 
     def reserve(self, path):
         path = Path(path)
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise FileNotFoundError(f"folder {str(folder)!r} does not exist; create it first")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
-                                   dir=folder)
-        os.close(fd)
-        self._pending.append((Path(tmp), path))
-        return Path(tmp)
+        tmp = _temporary(path)
+        self._pending.append((tmp, path))
+        return tmp
 
     def commit(self):
         for tmp, _ in self._pending:

@@ -6,6 +6,7 @@ The Agg backend draws without a display.
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -46,6 +47,7 @@ def loss_curve(history, title="Training loss"):
     it = [h["iteration"] for h in history]
     loss = np.array([h["loss"] for h in history])
     ax.plot(it, loss, marker="." if len(it) < 60 else None, color="#1f77b4")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("iteration")
     ax.set_ylabel("objective J (mean log-loss + L2)")
     ax.set_title(title)
