@@ -103,6 +103,10 @@ def run_predict(model_path, data, output):
     frame = read_table(data)
     predictions = model.predict_frame(frame, str(data))
     result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
+    skipped = int(predictions["predicted"].isna().sum())
+    if skipped:
+        click.echo(f"descend: warning: {skipped} rows have missing feature values and no "
+                   "prediction (the model was trained without --impute)", err=True)
     if output is None:
         result.to_csv(sys.stdout, index=False)
         return

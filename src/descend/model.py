@@ -71,11 +71,26 @@ class TableModel:
         """z = X w + b for the preprocessed matrix X."""
         return X @ self.coef + self.intercept
 
+    def scorable(self, frame):
+        """Rows the model can score: all, or those without missing feature
+        values when it was trained without an imputer."""
+        if self.preprocessor.numeric["fill"] is not None or not self.preprocessor.columns:
+            return np.ones(len(frame), dtype=bool)
+        present = [c for c in self.preprocessor.columns if c in frame.columns]
+        return ~frame[present].isna().any(axis=1).to_numpy()
+
     def predict_frame(self, frame, path=""):
-        """Each row's predicted label and probability of the positive class."""
-        X = self.preprocessor.transform(frame, path)
-        proba = sigmoid(self.decision(X))
-        labels = np.where(proba > 0.5, self.classes[1], self.classes[0])
+        """Each row's predicted label and probability of the positive class.
+
+        Rows with missing values that the model cannot fill get no prediction
+        (empty cells); the caller reports how many.
+        """
+        ok = self.scorable(frame)
+        proba = np.full(len(frame), np.nan)
+        if ok.any():
+            proba[ok] = sigmoid(self.decision(self.preprocessor.transform(frame[ok], path)))
+        labels = np.where(proba > 0.5, self.classes[1], self.classes[0]).astype(object)
+        labels[~ok] = None
         return pd.DataFrame({"predicted": labels, f"probability_{self.positive}": proba})
 
     def evaluate_frame(self, frame, path=""):
