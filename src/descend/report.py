@@ -19,11 +19,12 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
  color:#222;background:#fafafa;line-height:1.45}
 main{max-width:980px;margin:auto;padding:12px}
-h1{font-size:1.5em;margin:.4em 0}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+h1{font-size:1.5em;margin:.4em 0;overflow-wrap:anywhere}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 14px;margin:12px 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:12px}
+.grid>*{min-width:0}section{overflow-x:auto}
 figure{margin:0}figure svg,figure img{width:100%;max-width:760px;height:auto}
-table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block}
+table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}
 """
@@ -105,7 +106,9 @@ def build_report(model_path, data_path, target, row, alpha):
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
         f"<pre>{html.escape(console.lesson_text(example, names, top=10))}</pre></section>",
     ]
-    title = f"descend report — {html.escape(str(model_path))} on {html.escape(str(data_path))}"
+    from pathlib import Path
+    title = f"descend report — {html.escape(Path(model_path).name)} on " \
+            f"{html.escape(Path(data_path).name)}"
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             "<meta name=viewport content='width=device-width, initial-scale=1'>"
             f"<title>{title}</title><style>{CSS}</style>"
