@@ -241,7 +241,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._store(result.theta, result.state, X.shape[1], X.dtype)
         self.solver_state_ = result.state
         if not result.state.converged:
-            warn_not_converged(self.max_iter, result.state.measure, self.tol)
+            separable = result.state.separated or (
+                np.isinf(self.C) and np.all((self.decision_function(X) > 0) == (y01 == 1)))
+            warn_not_converged(self.max_iter, result.state.measure, self.tol, separable)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -24,8 +24,15 @@ class ModelFileError(DataError):
     """A model or checkpoint file is corrupt, truncated or of another format."""
 
 
-def warn_not_converged(n_iter, measure, tol):
+def warn_not_converged(n_iter, measure, tol, separable=False):
     """Tell the user the solver stopped at max_iter and what to change."""
+    if separable:
+        warnings.warn(
+            "descend stopped early: the classes are perfectly separable and C=inf, so the "
+            "loss has no minimum (the weights would grow forever); the coefficients found "
+            "separate the classes; use a finite C such as C=1.0 for a unique optimum",
+            ConvergenceWarning, stacklevel=3)
+        return
     warnings.warn(
         f"descend stopped after max_iter={n_iter} iterations before reaching "
         f"tol={tol:g} (last stopping measure {measure:.3g}); increase max_iter, "

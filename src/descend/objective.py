@@ -35,6 +35,16 @@ def default_threads():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def raise_magnitude_error(X):
+    """Values whose squares overflow float64 make every curvature infinite."""
+    from .exceptions import DataError
+    big = float(np.max(np.abs(X)))
+    column = int(np.argmax(np.max(np.abs(X), axis=0)))
+    raise DataError(f"X has values as large as {big:.3g} (column {column}): their squares "
+                    "overflow floating point; rescale that feature (divide it by a power "
+                    "of ten, take its log, or use StandardScaler)")
+
+
 class Objective:
     """Mean weighted log-loss plus L2, evaluated block by block.
 
@@ -142,7 +152,8 @@ class Objective:
         Shape (n_params, n_params), float64; one pass over X.
         """
         w_b = None if theta is None else self.split(theta)
-        parts = self._map(lambda lo, hi: self._gram_rows(lo, hi, w_b))
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            parts = self._map(lambda lo, hi: self._gram_rows(lo, hi, w_b))
         n, k = self.n_features, self.n_params
         H = np.zeros((k, k))
         for xtx, xts, ssum in parts:
@@ -154,6 +165,8 @@ class Objective:
             H[n, :n] = H[:n, n]
         H /= self.S
         H[np.arange(n), np.arange(n)] += self.l2
+        if not np.all(np.isfinite(H)):
+            raise_magnitude_error(self.X)
         return H
 
     def _gram_rows(self, lo, hi, w_b):
@@ -179,11 +192,14 @@ class Objective:
 
     def column_moments(self):
         """Weighted mean and standard deviation of each column, float64, one pass."""
-        parts = self._map(self._moment_rows)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            parts = self._map(self._moment_rows)
         total = sum(p[0] for p in parts)
         square = sum(p[1] for p in parts)
         mean = total / self.S
         var = np.maximum(square / self.S - mean**2, 0.0)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+            raise_magnitude_error(self.X)
         return mean, np.sqrt(var)
 
     def _moment_rows(self, lo, hi):

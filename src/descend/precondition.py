@@ -10,6 +10,8 @@ from scipy.linalg import cho_factor, solve_triangular
 #: Above this many parameters, factoring the curvature bound (n³/3 flops and
 #: one m·n² pass) costs more than the iterations it saves.
 MAX_FULL_PARAMS = 1024
+#: Ridge added to a factored curvature, relative to its mean diagonal.
+RELATIVE_RIDGE = 1e-10
 
 
 class Identity:
@@ -83,8 +85,12 @@ class CurvatureBound:
     name = "full"
 
     def __init__(self, bound):
-        jitter = 0.0
         scale = max(float(np.trace(bound)) / len(bound), 1e-300)
+        # Collinear or constant columns make B singular; Cholesky may still
+        # "succeed" with pivots at rounding level and give enormous steps along
+        # directions J does not depend on. A ridge far below any real
+        # curvature keeps those steps bounded and changes nothing else.
+        jitter = RELATIVE_RIDGE * scale
         while True:
             try:
                 factor, _ = cho_factor(bound + jitter * np.eye(len(bound)), lower=True)

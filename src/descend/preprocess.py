@@ -83,6 +83,7 @@ class Preprocessor:
         """Fit scikit-learn's transformers on ``frame``; return the Preprocessor
         and the transformed matrix (float64, C order)."""
         numeric, categorical = split_columns(frame)
+        _check_finite(frame[numeric])
         transformer = _column_transformer(numeric, categorical, impute)
         X = transformer.fit_transform(_as_categories(frame, categorical))
         fitted = transformer.named_transformers_
@@ -123,6 +124,7 @@ class Preprocessor:
         except (ValueError, TypeError) as exc:
             raise DataError(f"{path}: a numeric feature column holds text ({exc}); "
                             "fix those values") from None
+        _check_finite(block, path)
         if self.numeric["fill"] is not None:
             values = np.where(np.isnan(values), np.asarray(self.numeric["fill"]), values)
         elif np.isnan(values).any():
@@ -168,6 +170,16 @@ def _column_transformer(numeric, categorical, impute):
     return ColumnTransformer([("num", make_pipeline(*num_steps), numeric),
                               ("cat", make_pipeline(*cat_steps), categorical)],
                              sparse_threshold=0.0)
+
+
+def _check_finite(block, path=""):
+    """Infinite values have no place in a standardised feature."""
+    values = block.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.isinf(values).sum(axis=0)
+    if bad.any():
+        listing = ", ".join(f"{c!r}: {n}" for c, n in zip(block.columns, bad) if n)
+        raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
+                        "numbers or leave them empty and use --impute")
 
 
 def missing_values_error(frame, path=""):

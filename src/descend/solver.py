@@ -4,10 +4,12 @@ The solver knows the objective only through ``loss_grad`` and the update rule
 only through ``init``/``update``: it owns step sizes, divergence handling,
 stopping and the resumable :class:`SolverState`.
 """
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .exceptions import DivergenceError
 from .optim import make_rule
@@ -26,6 +28,9 @@ ADAM_STEP = 0.01
 #: less than this factor (linear convergence slower than this is not worth
 #: keeping when one pass can make the metric exact).
 REFRESH_RATIO = 0.2
+#: Without a penalty, a mean loss below this means the classes are separated:
+#: the loss has no minimum and the weights would grow without end.
+SEPARATED_LOSS = 1e-8
 
 
 @dataclass
@@ -52,6 +57,7 @@ class SolverState:
     elapsed: float = 0.0
     rng_state: dict = None
     history: list = field(default_factory=list)
+    separated: bool = False
 
 
 @dataclass
@@ -210,6 +216,13 @@ class Solver:
     # -- the loop -----------------------------------------------------------
     def run(self, objective, theta0=None, state=None):
         """Minimise from θ₀ (zeros by default) or continue from ``state``."""
+        # Our threads each run BLAS on one core; nested BLAS threads would fight.
+        limit = threadpool_limits(limits=1, user_api="blas") if objective.n_threads > 1 \
+            else contextlib.nullcontext()
+        with limit:
+            return self._run(objective, theta0, state)
+
+    def _run(self, objective, theta0, state):
         if getattr(self, "precond", None) is None:
             self.prepare(objective, state)
         if state is None:
@@ -217,7 +230,7 @@ class Solver:
             state = self.initial_state(objective, theta0)
         step = self._full_batch_iteration if self.batch_size is None else self._epoch
         start = time.perf_counter() - state.elapsed
-        while state.iteration < self.max_iter and not state.converged:
+        while state.iteration < self.max_iter and not (state.converged or state.separated):
             step(objective, state)
             state.elapsed = time.perf_counter() - start
             state.history[-1]["elapsed"] = state.elapsed
@@ -238,6 +251,9 @@ class Solver:
             return
         self._record(state, loss, grad, g)
         if self._converged(state, loss):
+            return
+        if objective.l2 == 0 and loss < SEPARATED_LOSS:
+            state.separated = True  # the estimator warns; θ separates the classes
             return
         if self._should_refresh(state):
             self._refresh(objective, state, theta)

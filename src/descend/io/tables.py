@@ -76,6 +76,7 @@ def _read_csv(path):
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8 CSV") from None
     _check_header(path, text, sep)
+    _check_field_counts(path, text, sep, complete=len(head) < 65536)
     return frame
 
 
@@ -106,6 +107,22 @@ def _check_header(path, text, sep):
     if dupes:
         raise DataError(f"{path}: duplicate column names {sorted(set(dupes))}; "
                         "rename them so each column has its own name")
+
+
+def _check_field_counts(path, text, sep, complete):
+    """Every row has as many fields as the header (pandas pads short rows with
+    NaN silently, which hides a wrong delimiter or a broken row)."""
+    lines = text.splitlines()
+    if not complete:
+        lines = lines[:-1]  # the peek may end mid-line
+    rows = list(csv.reader(lines, delimiter=sep))
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=2):
+        if row and len(row) != width:
+            raise DataError(
+                f"{path}: line {number} has {len(row)} fields but the header has {width} "
+                f"(split by {sep!r}); fix the ragged rows, or the delimiter if the header "
+                "and the rows use different ones")
 
 
 def _check_frame(path, frame):
