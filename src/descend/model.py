@@ -182,7 +182,7 @@ def train_table(frame, options, callback=None, path="", solver_state=None):
     classes = choose_classes(frame[options.target], options.positive, path)
     frame, dropped = handle_missing(frame, columns, options, path)
     train, valid = _split(frame, options, classes)
-    preprocessor, X = Preprocessor.fit(train[columns], impute=options.impute)
+    preprocessor, X = Preprocessor.fit(train[columns], impute=options.impute, path=path)
     y = encode_target(train[options.target], classes, path)
     clf = LogisticRegression(**options.estimator, callback=callback)
     with warnings.catch_warnings(record=True) as caught:

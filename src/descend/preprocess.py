@@ -79,11 +79,12 @@ class Preprocessor:
         return names
 
     @classmethod
-    def fit(cls, frame, impute=None):
+    def fit(cls, frame, impute=None, path=""):
         """Fit scikit-learn's transformers on ``frame``; return the Preprocessor
         and the transformed matrix (float64, C order)."""
-        numeric, categorical = split_columns(frame)
-        _check_finite(frame[numeric])
+        numeric, categorical = split_columns(frame, path)
+        _check_finite(frame[numeric], path)
+        _check_magnitude(frame[numeric], path)
         transformer = _column_transformer(numeric, categorical, impute)
         X = transformer.fit_transform(_as_categories(frame, categorical))
         fitted = transformer.named_transformers_
@@ -170,6 +171,17 @@ def _column_transformer(numeric, categorical, impute):
     return ColumnTransformer([("num", make_pipeline(*num_steps), numeric),
                               ("cat", make_pipeline(*cat_steps), categorical)],
                              sparse_threshold=0.0)
+
+
+def _check_magnitude(block, path=""):
+    """Values whose squares overflow cannot be standardised."""
+    values = np.abs(block.to_numpy(dtype=np.float64, na_value=np.nan))
+    with np.errstate(invalid="ignore"):
+        too_big = np.nanmax(values, axis=0, initial=0.0) > 1e150
+    if too_big.any():
+        names = [c for c, big in zip(block.columns, too_big) if big]
+        raise DataError(f"{path}: values too large to standardise in {names} (beyond 1e150); "
+                        "rescale those columns (divide by a power of ten, or take the log)")
 
 
 def _check_finite(block, path=""):

@@ -57,6 +57,8 @@ def _read_csv(path):
     compression = "gzip" if str(path).lower().endswith(".gz") else None
     try:
         head = _peek(path, compression)
+    except PermissionError:
+        raise DataError(f"{path}: permission denied; make the file readable") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot be read ({_first_line(exc)})") from None
     if b"\x00" in head:
@@ -66,6 +68,7 @@ def _read_csv(path):
         raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
     text = head.decode("utf-8", errors="replace")
     sep = _sniff_separator(text)
+    _check_field_counts(path, text, sep, complete=len(head) < 65536)
     try:
         frame = pd.read_csv(path, sep=sep, compression=compression, encoding_errors="replace")
     except pd.errors.EmptyDataError:
@@ -76,7 +79,6 @@ def _read_csv(path):
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8 CSV") from None
     _check_header(path, text, sep)
-    _check_field_counts(path, text, sep, complete=len(head) < 65536)
     return frame
 
 
@@ -112,10 +114,15 @@ def _check_header(path, text, sep):
 def _check_field_counts(path, text, sep, complete):
     """Every row has as many fields as the header (pandas pads short rows with
     NaN silently, which hides a wrong delimiter or a broken row)."""
-    lines = text.splitlines()
+    lines = text.splitlines(keepends=True)  # keeps quoted newlines inside a field
     if not complete:
         lines = lines[:-1]  # the peek may end mid-line
-    rows = list(csv.reader(lines, delimiter=sep))
+    try:
+        rows = list(csv.reader(lines, delimiter=sep))
+    except csv.Error as exc:
+        raise DataError(f"{path}: not readable as CSV ({exc}); check the quoting") from None
+    if not rows:
+        return
     width = len(rows[0])
     for number, row in enumerate(rows[1:], start=2):
         if row and len(row) != width:

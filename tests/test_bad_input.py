@@ -1,0 +1,182 @@
+"""Every row of docs/bad-input.md: its exit code and its message."""
+import json
+import pickle  # only to craft a hostile file; descend never loads pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import descend
+from conftest import customers_frame
+
+TABLE = Path(__file__).parent.parent / "docs" / "bad-input.md"
+
+
+def table_rows():
+    rows = {}
+    for line in TABLE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("id", "---"):
+            rows[cells[0]] = {"where": cells[2], "exit": cells[3], "message": cells[4].strip("`")}
+    return rows
+
+
+ROWS = table_rows()
+GOOD = "a,b,y\n1,2,yes\n3,4,no\n5,1,yes\n2,7,no\n"
+
+
+def write(tmp, name, content):
+    path = tmp / name
+    (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+    return path
+
+
+def trained_model(tmp, run_cli):
+    data = write(tmp, "good.csv", "a,b,y\n" + "".join(
+        f"{i % 7},{(i * 3) % 5},{'yes' if (i % 7) + (i * 3) % 5 > 5 else 'no'}\n" for i in range(60)))
+    model = tmp / "model.json"
+    assert run_cli("train", data, "-t", "y", "-o", model, "-q")[0] == 0
+    return model, data
+
+
+def model_json(tmp, run_cli):
+    model, data = trained_model(tmp, run_cli)
+    return model, data, json.loads(model.read_text())
+
+
+class Hostile:
+    """A pickle that would run a command if anything ever unpickled it."""
+
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch PWNED",))
+
+
+def case(row_id, tmp, run_cli, monkeypatch):
+    """Set up the row's situation; return the CLI arguments (or a callable)."""
+    train = lambda path, *extra: ["train", path, "-t", "y", "-o", tmp / "out.json", *extra]  # noqa: E731
+    if row_id == "text-in-numeric":
+        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n"))
+    if row_id == "nan-library":
+        return lambda: descend.LogisticRegression().fit([[1.0, np.nan], [2.0, 1.0]], [0, 1])
+    if row_id == "inf-library":
+        return lambda: descend.LogisticRegression().fit([[1.0, np.inf], [2.0, 1.0]], [0, 1])
+    if row_id == "huge-library":
+        return lambda: descend.LogisticRegression().fit(
+            [[1e200, 1.0], [-2e200, 2.0], [3e200, 0.0], [1e199, 1.0]], [0, 1, 0, 1])
+    if row_id == "huge-csv":
+        return train(write(tmp, "d.csv", "a,b,y\n1e200,1,yes\n2e200,2,no\n-3e200,3,yes\n1,1,no\n"))
+    if row_id == "inf-csv":
+        return train(write(tmp, "d.csv", "a,b,y\n1,inf,yes\n2,3,no\n4,5,yes\n6,1,no\n"))
+    if row_id == "wrong-delimiter":
+        return train(write(tmp, "d.csv", "a;b;y\n1,2,yes\n3,4,no\n"))
+    if row_id == "ragged-rows":
+        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,no,9\n5,6,yes\n"))
+    if row_id == "duplicate-columns":
+        return train(write(tmp, "d.csv", "a,a,y\n1,2,yes\n3,4,no\n"))
+    if row_id == "empty-file":
+        return train(write(tmp, "d.csv", ""))
+    if row_id == "header-only":
+        return train(write(tmp, "d.csv", "a,b,y\n"))
+    if row_id == "binary-file":
+        return train(write(tmp, "d.csv", bytes(range(256)) * 4))
+    if row_id == "no-such-file":
+        return train(tmp / "nothing.csv")
+    if row_id == "folder":
+        (tmp / "dir.csv").mkdir()
+        return train(tmp / "dir.csv")
+    if row_id == "unreadable":
+        path = write(tmp, "d.csv", GOOD)
+        real_open = open
+
+        def deny(file, *args, **kwargs):
+            if Path(str(file)) == path:
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+        monkeypatch.setattr("builtins.open", deny)  # root reads everything: simulate
+        return train(path)
+    if row_id == "unknown-type":
+        return train(write(tmp, "d.xlsx", GOOD))
+    if row_id == "no-target-column":
+        return ["train", write(tmp, "d.csv", GOOD.replace("a,b,y", "a,b,yy")), "-t", "y"]
+    if row_id == "target-one-value":
+        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,yes\n"))
+    if row_id == "target-three-values":
+        return train(write(tmp, "d.csv", "a,b,y\n1,2,x\n3,4,y\n5,6,z\n"))
+    if row_id == "target-missing":
+        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,\n5,6,no\n"))
+    if row_id == "features-missing":
+        return train(write(tmp, "d.csv", "a,b,y\n1,,yes\n3,4,no\n5,6,no\n"))
+    if row_id == "no-features":
+        return train(write(tmp, "d.csv", "y\nyes\nno\n"))
+    if row_id == "bad-option":
+        return train(write(tmp, "d.csv", GOOD), "--learning-rate", "-1")
+    if row_id == "diverging":
+        path = tmp / "d.csv"
+        customers_frame().dropna().to_csv(path, index=False)
+        return ["train", path, "-t", "churn", "--solver", "gd", "--learning-rate", "1e6",
+                "--C", "1e12", "-o", tmp / "out.json", "-q"]
+    model, data = trained_model(tmp, run_cli)
+    if row_id == "predict-missing-column":
+        return ["predict", model, write(tmp, "p.csv", "a,y\n1,yes\n"), "-o", tmp / "p_out.csv"]
+    if row_id == "predict-extra-columns":
+        return ["predict", model, write(tmp, "p.csv", "z,a,b,w\n0,1,2,9\n"), "-o", tmp / "p_out.csv"]
+    if row_id == "predict-reordered":
+        return ["predict", model, write(tmp, "p.csv", "b,a\n2,1\n4,3\n"), "-o", tmp / "p_out.csv"]
+    if row_id == "evaluate-unknown-label":
+        return ["evaluate", model, write(tmp, "e.csv", "a,b,y\n1,2,yes\n3,4,maybe\n")]
+    target = tmp / "bad-model.json"
+    if row_id == "model-corrupt":
+        target.write_bytes(np.random.default_rng(0).bytes(500))
+    elif row_id == "model-truncated":
+        raw = model.read_bytes()
+        target.write_bytes(raw[: len(raw) // 2])
+    elif row_id == "model-newer":
+        data_ = json.loads(model.read_text())
+        data_["format_version"] = 99
+        target.write_text(json.dumps(data_))
+    elif row_id == "model-pickle":
+        target.write_bytes(pickle.dumps(Hostile()))
+    elif row_id == "model-crafted":
+        data_ = json.loads(model.read_text())
+        data_["coef"] = [{"__reduce__": "os.system"}, "rm -rf /"]
+        target.write_text(json.dumps(data_))
+    elif row_id == "checkpoint-other-data":
+        ck = tmp / "ck"
+        assert run_cli("train", data, "-t", "y", "--checkpoint", ck, "-q")[0] == 0
+        return ["train", write(tmp, "other.csv", GOOD), "-t", "y", "--resume", ck]
+    else:
+        raise KeyError(row_id)
+    return ["predict", target, data, "-o", tmp / "p_out.csv"]
+
+
+def test_every_row_of_the_table_is_tested():
+    assert len(ROWS) >= 30
+    for row_id in ROWS:
+        assert row_id in CASE_IDS
+
+
+CASE_IDS = list(ROWS)
+
+
+@pytest.mark.parametrize("row_id", CASE_IDS)
+def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    row = ROWS[row_id]
+    args = case(row_id, tmp_path, run_cli, monkeypatch)
+    if callable(args):
+        with pytest.raises(ValueError, match=row["message"].replace("(", r"\(").replace(")", r"\)")):
+            args()
+        return
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err = run_cli(*args)
+    monkeypatch.undo()
+    assert code == int(row["exit"]), err
+    if code == 0:
+        assert (tmp_path / "p_out.csv").exists()
+        return
+    assert row["message"] in err
+    assert err.startswith("descend: error: ") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "PWNED").exists()
