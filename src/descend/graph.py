@@ -7,7 +7,7 @@ example.
 """
 import numpy as np
 
-from .numerics import log1pexp, sigmoid
+from .numerics import dloss_dlogit, loss_from_logit, sigmoid
 
 
 class Node:
@@ -75,10 +75,10 @@ class SigmoidLogLoss(Node):
     inputs, output = ("z", "y"), "L"
 
     def forward(self, z, y):
-        return log1pexp(z) - y * z
+        return loss_from_logit(z, y)
 
     def backward(self, dL, values):
-        return dL * (sigmoid(values["z"]) - values["y"]), None
+        return dL * dloss_dlogit(values["z"], values["y"]), None
 
     #: The largest curvature d²L/dz² = a(1 − a) can take (at z = 0).
     max_curvature = 0.25

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .graph import fused_graph
+from .kernels import fused_rows
 
 #: Bytes of X per block: half of this machine's 2 MiB per-core L2 cache, so a
 #: block read for z = X_b w is still in cache when X_bᵀ dz needs it.
@@ -64,10 +65,17 @@ class Objective:
         Threads over row ranges; None uses every core for large X.
     block_rows : int or None
         Rows per block; None sizes blocks to ``BLOCK_BYTES``.
+    engine : {"compiled", "graph"}
+        "compiled" runs the fused graph row by row in one compiled pass
+        (:mod:`descend.kernels`); "graph" runs the graph's NumPy nodes on each
+        block. Both give the same numbers to rounding.
     """
 
     def __init__(self, X, y, sample_weight=None, l2=0.0, fit_intercept=True,
-                 n_threads=None, block_rows=None):
+                 n_threads=None, block_rows=None, engine="compiled"):
+        if engine not in ("compiled", "graph"):
+            raise ValueError(f"engine must be 'compiled' or 'graph', got {engine!r}")
+        self.engine = engine
         self.X = X
         self.dtype = X.dtype
         self.y = np.asarray(y, dtype=self.dtype)
@@ -83,6 +91,7 @@ class Objective:
             n_threads = default_threads() if X.size >= MIN_PARALLEL_SIZE else 1
         self.n_threads = max(1, min(n_threads, m // self.block_rows + 1))
         self._graph = fused_graph()
+        self._no_weights = np.empty(0, dtype=self.dtype)
 
     # -- parameters ---------------------------------------------------------
     def split(self, theta):
@@ -103,6 +112,8 @@ class Objective:
         if rows is not None:
             parts = [self._loss_grad_block(self.X[rows], w, b, self.y[rows],
                                            None if self.s is None else self.s[rows])]
+        elif self.engine == "compiled":
+            parts = self._map(lambda lo, hi: self._loss_grad_compiled(lo, hi, w, b))
         else:
             parts = self._map(lambda lo, hi: self._loss_grad_rows(lo, hi, w, b))
         loss = sum(p[0] for p in parts)
@@ -130,9 +141,20 @@ class Objective:
             loss += float(values["J"])
         return loss, totals["w"], float(totals["b"])
 
+    def _loss_grad_compiled(self, lo, hi, w, b):
+        """Rows lo:hi through the compiled fused graph (one read of each row)."""
+        grad = np.zeros(self.n_features + 1)
+        s = self._no_weights if self.s is None else self.s
+        loss = fused_rows(self.X, self.y, s, w, b, lo, hi, grad)
+        return loss / self.S, grad[:-1] / self.S, grad[-1] / self.S
+
     def _loss_grad_block(self, X, w, b, y, s):
         """The fused graph on one batch of rows, its own weight as total."""
         S = float(len(y) if s is None else np.sum(s, dtype=np.float64))
+        if self.engine == "compiled":
+            grad = np.zeros(self.n_features + 1)
+            loss = fused_rows(X, y, self._no_weights if s is None else s, w, b, 0, len(y), grad)
+            return loss / S, grad[:-1] / S, grad[-1] / S
         values = self._graph.forward(x=X, w=w, b=b, y=y, s=s, S=S)
         grads = self._graph.backward(values)
         return float(values["J"]), grads["w"].astype(np.float64), float(grads["b"])
@@ -174,8 +196,11 @@ class Objective:
         n = self.n_features
         xtx, xts, ssum = np.zeros((n, n)), np.zeros(n), 0.0
         node = self._graph.nodes[1]
-        for start in range(lo, hi, self.block_rows):
-            Xb = self.X[start:min(start + self.block_rows, hi)]
+        # Each block is copied once (√r X_b): smaller blocks keep that copy, the
+        # only memory fit needs beyond X, to a sliver of X.
+        rows = max(16, self.block_rows // 4)
+        for start in range(lo, hi, rows):
+            Xb = self.X[start:min(start + rows, hi)]
             if w_b is None:
                 r = np.full(len(Xb), node.max_curvature, dtype=self.dtype)
             else:
@@ -218,7 +243,7 @@ class Objective:
                          None if self.s is None else self.s[rows],
                          l2=self.l2,
                          fit_intercept=self.fit_intercept, n_threads=1,
-                         block_rows=self.block_rows)
+                         block_rows=self.block_rows, engine=self.engine)
 
     # -- threads ------------------------------------------------------------
     def _map(self, fn):
