@@ -58,7 +58,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default=1000
         Iterations (full batch) or epochs (mini-batch).
     tol : float, default=1e-10
-        Stop when ½‖g′‖²/L ≤ tol·J, g′ the preconditioned gradient: the
+        Stop when ½‖g′‖²/L ≤ tol·max(J, 1e-6), g′ the preconditioned gradient: the
         decrease one more step would promise, relative to the loss. The
         default lands within 1e-6 of the optimum's objective on ordinary data.
     class_weight : dict, "balanced" or None, default=None

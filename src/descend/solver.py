@@ -31,6 +31,8 @@ REFRESH_RATIO = 0.2
 #: Without a penalty, a mean loss below this means the classes are separated:
 #: the loss has no minimum and the weights would grow without end.
 SEPARATED_LOSS = 1e-8
+#: Losses below this count as this in the relative stopping test.
+LOSS_FLOOR = 1e-6
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Solver:
     max_iter : int
         Iterations (full batch) or epochs (mini-batch).
     tol : float
-        Stop when ½‖g′‖²/L ≤ tol·|J|: the decrease one more step of size 1/L
+        Stop when ½‖g′‖²/L ≤ tol·max(|J|, 1e-6): the decrease one more step of size 1/L
         would promise, relative to the loss (g′ the preconditioned gradient).
     batch_size : int or None
         None for full batch; else mini-batches of this many rows, shuffled
@@ -262,7 +264,9 @@ class Solver:
 
     def _converged(self, state, loss):
         tol = max(self.tol, self.tol_floor)
-        state.converged = bool(state.measure <= tol * max(abs(loss), 1e-300))
+        # The floor: a loss near 0 (one class left by the weights, separable
+        # data) would make the relative test unreachable for no useful digit.
+        state.converged = bool(state.measure <= tol * max(abs(loss), LOSS_FLOOR))
         return state.converged
 
     def _should_refresh(self, state):
