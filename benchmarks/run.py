@@ -168,6 +168,7 @@ def epoch_ratios(m):
     rows = []
     for dtype in (np.float64, np.float32):
         X, y = scaled_problem(m, FEATURES, seed=1, dtype=dtype)
+        y = y.astype(dtype)  # else the naive route upcasts, and copies X
         w = (np.random.default_rng(2).standard_normal(FEATURES) * 0.1).astype(dtype)
         obj = Objective(X, y, l2=1e-6)
         theta = np.append(w.astype(np.float64), 0.1)

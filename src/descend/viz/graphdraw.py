@@ -15,6 +15,11 @@ def _n(v):
     return f"{v:.4g}"
 
 
+def _input_name(i, names):
+    """x3, or x3 (age) when the feature has a name of its own."""
+    return f"x{i + 1}" if names[i] == f"x{i + 1}" else f"x{i + 1} ({names[i]})"
+
+
 def drawn_features(step, limit=MAX_FEATURES_DRAWN):
     """Indices of the features to draw: all, or the largest |dwᵢ| first."""
     n = len(step.x)
@@ -32,7 +37,7 @@ def to_dot(step, names=None, limit=MAX_FEATURES_DRAWN):
                          node_attr={"shape": "record", "fontname": "Helvetica", "fontsize": "11"})
     shown = drawn_features(step, limit)
     for i in shown:
-        g.node(f"x{i}", f"{{ x{i + 1} ({names[i]}) | value {_n(step.x[i])} }}",
+        g.node(f"x{i}", f"{{ {_input_name(i, names)} | value {_n(step.x[i])} }}",
                style="filled", fillcolor="#eef5ff")
         g.node(f"w{i}", f"{{ w{i + 1} | value {_n(step.w[i])} | grad dw{i + 1} = {_n(step.dw[i])} }}",
                style="filled", fillcolor="#fff4e5")
@@ -75,7 +80,7 @@ def to_text(step, names=None, limit=MAX_FEATURES_DRAWN):
     names = names or [f"x{i + 1}" for i in range(n)]
     lines = ["Computation graph (forward →, gradients in brackets)"]
     for i in drawn_features(step, limit):
-        lines.append(f"  x{i + 1} ({names[i]}) = {_n(step.x[i])}, "
+        lines.append(f"  {_input_name(i, names)} = {_n(step.x[i])}, "
                      f"w{i + 1} = {_n(step.w[i])} [dw{i + 1} = {_n(step.dw[i])}]  ──┐")
     if len(drawn_features(step, limit)) < n:
         lines.append(f"  … {n - len(drawn_features(step, limit))} more features           ──┤")
