@@ -1,6 +1,5 @@
 """Kill a real training process at random moments, resume, get the same bits."""
 import json
-import os
 import signal
 import subprocess
 import time

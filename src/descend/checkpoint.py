@@ -146,7 +146,7 @@ class Checkpointer:
 
 def checkpointed_training(data, target, model_path, options):
     """``descend train`` with --checkpoint and/or --resume."""
-    from .commands import Progress, estimator_options, finish_training
+    from .commands import Progress, finish_training, train_options_from
     from .io.tables import read_table
     from .model import TrainOptions, train_table
     folder = options["resume"] or options["checkpoint"]
@@ -163,11 +163,7 @@ def checkpointed_training(data, target, model_path, options):
         if options["checkpoint"]:
             folder = options["checkpoint"]
     else:
-        train_options = TrainOptions(
-            target=target, features=options["features"], drop=options["drop"],
-            positive=options["positive"], drop_missing=options["drop_missing"],
-            impute=options["impute"], validation=options["validation"], seed=options["seed"],
-            estimator=estimator_options(options))
+        train_options = train_options_from(target, options)
     meta = {"target": target, "data_sha256": fingerprint(data),
             "train_options": dataclasses.asdict(train_options),
             "resume_command": f"descend train {data} --target {target} --resume {folder}"

@@ -5,7 +5,6 @@ writing, runs the library, then writes all of its files together
 (:class:`~descend.io.atomic.AtomicBatch`).
 """
 import sys
-import warnings
 from pathlib import Path
 
 import click
@@ -32,6 +31,15 @@ def estimator_options(options):
             "learning_rate": options["learning_rate"], "batch_size": options["batch_size"],
             "max_iter": options["max_iter"], "tol": options["tol"],
             "class_weight": options["class_weight"], "random_state": options["seed"]}
+
+
+def train_options_from(target, options):
+    """The library's :class:`TrainOptions` from the command-line options."""
+    return TrainOptions(
+        target=target, features=options["features"], drop=options["drop"],
+        positive=options["positive"], drop_missing=options["drop_missing"],
+        impute=options["impute"], validation=options["validation"], seed=options["seed"],
+        estimator=estimator_options(options))
 
 
 class Progress:
@@ -61,11 +69,7 @@ def run_train(data, target, model_path, options):
         from .checkpoint import checkpointed_training
         return checkpointed_training(data, target, model_path, options)
     frame = read_table(data)
-    train_options = TrainOptions(
-        target=target, features=options["features"], drop=options["drop"],
-        positive=options["positive"], drop_missing=options["drop_missing"],
-        impute=options["impute"], validation=options["validation"], seed=options["seed"],
-        estimator=estimator_options(options))
+    train_options = train_options_from(target, options)
     progress = Progress(options["max_iter"], options["quiet"])
     try:
         model, *_ = train_table(frame, train_options, callback=progress, path=str(data))

@@ -106,7 +106,7 @@ class WeightedMean(Node):
         return total / S
 
     def backward(self, dJ, values):
-        s, S, L = values["s"], values["S"], values["L"]
+        s, S = values["s"], values["S"]
         # Unweighted, every dLᵢ is the same number: keep it a scalar.
         dL = dJ / S if s is None else s * (dJ / S)
         return dL, None, None
