@@ -221,3 +221,17 @@ def test_diverging_learning_rate_is_an_error_not_nan():
     X, y = make_problem(200, 3, seed=12)
     with pytest.raises(descend.DivergenceError, match="learning_rate=1e\\+06.*smaller"):
         descend.LogisticRegression(solver="gd", learning_rate=1e6, C=np.inf).fit(X * 100, y)
+
+
+def test_verbose_prints_progress_to_stderr(capsys):
+    X, y = make_problem(200, 3, seed=13)
+    descend.LogisticRegression(verbose=1).fit(X, y)
+    err = capsys.readouterr().err
+    assert err.count("iter ") >= 2 and "loss" in err and "|grad|" in err
+
+
+def test_threads_give_the_same_optimum():
+    X, y = make_problem(50_000, 4, seed=14)
+    one = descend.LogisticRegression(n_jobs=1).fit(X, y)
+    two = descend.LogisticRegression(n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(one.coef_, two.coef_, rtol=1e-9)
