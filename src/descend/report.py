@@ -26,6 +26,7 @@ section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 
 figure{margin:0}figure svg,figure img{width:100%;max-width:760px;height:auto}
 table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
+.graph svg{min-width:640px}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}
 """
 
@@ -57,7 +58,7 @@ def _data_summary(frame, target, classes, y):
 def _graph_html(example, names):
     if graphdraw.has_dot():
         svg = graphdraw.render(example, "svg", names).decode("utf-8")
-        return f"<figure>{svg[svg.index('<svg'):]}</figure>"
+        return f"<figure class=graph>{svg[svg.index('<svg'):]}</figure>"
     return (f"<p>{html.escape(graphdraw.INSTALL_HINT)}.</p>"
             f"<pre>{html.escape(graphdraw.to_text(example, names))}</pre>")
 
@@ -72,7 +73,8 @@ def _boundary_html(model, frame, y):
     w = model.coef / scale
     b = model.intercept - w @ mean
     raw = frame[cols].to_numpy(dtype=float)
-    fig = plots.boundary_figure(raw, y, [(w, b, "w₁x₁ + w₂x₂ + b = 0")], names=cols)
+    fig = plots.boundary_figure(raw, y, [(w, b, "w₁x₁ + w₂x₂ + b = 0")], names=cols,
+                                labels=[f"{c} (y = {i})" for i, c in enumerate(model.classes)])
     return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
 
 

@@ -95,7 +95,8 @@ def confusion_figure(matrix, classes):
     return fig
 
 
-def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundary"):
+def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundary",
+                    labels=("y = 0", "y = 1")):
     """Points of two features coloured by class, with boundaries w₁x₁ + w₂x₂ + b = 0.
 
     ``lines`` is a list of (w, b, label); several show the boundary moving.
@@ -104,7 +105,7 @@ def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundar
     X = np.asarray(X, dtype=float)
     for label, color in ((0, "#1f77b4"), (1, "#ff7f0e")):
         pts = X[y == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=18, color=color, label=f"y = {label}",
+        ax.scatter(pts[:, 0], pts[:, 1], s=18, color=color, label=labels[label],
                    edgecolor="white", lw=0.4)
     lo, hi = X[:, 0].min(), X[:, 0].max()
     xs = np.linspace(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), 50)
