@@ -236,15 +236,6 @@ class Objective:
             square += (Xb * Xb).sum(axis=0) if sb is None else sb @ (Xb * Xb)
         return total, square
 
-    # -- subsets ------------------------------------------------------------
-    def subset(self, rows):
-        """The same objective on some rows (a mini-batch), λ unchanged."""
-        return Objective(self.X[rows], self.y[rows],
-                         None if self.s is None else self.s[rows],
-                         l2=self.l2,
-                         fit_intercept=self.fit_intercept, n_threads=1,
-                         block_rows=self.block_rows, engine=self.engine)
-
     # -- threads ------------------------------------------------------------
     def _map(self, fn):
         """Apply fn(lo, hi) to contiguous row ranges, one per thread, in order."""

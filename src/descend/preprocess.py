@@ -14,9 +14,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .exceptions import DataError, UsageError
-
-IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
+from .exceptions import DataError
 
 
 def split_columns(frame, path=""):
@@ -201,8 +199,3 @@ def missing_values_error(frame, path=""):
     listing = ", ".join(f"{name!r}: {n}" for name, n in counts.items())
     return DataError(f"{path}: missing values in {listing}; use --drop-missing to drop "
                      "those rows or --impute mean|median|most_frequent to fill them")
-
-
-def check_impute(strategy):
-    if strategy is not None and strategy not in IMPUTE_STRATEGIES:
-        raise UsageError(f"--impute must be one of {', '.join(IMPUTE_STRATEGIES)}")

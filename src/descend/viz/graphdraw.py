@@ -6,7 +6,6 @@ Graphviz draws it; without Graphviz's ``dot`` a text rendering stands in.
 """
 import shutil
 
-import numpy as np
 
 MAX_FEATURES_DRAWN = 8
 
@@ -89,9 +88,3 @@ def to_text(step, names=None, limit=MAX_FEATURES_DRAWN):
                  f" ─► a = σ(z) = {_n(step.a)} [da = {_n(step.da)}]"
                  f" ─► L(a, y={step.y:g}) = {_n(step.loss)} [dL = 1]")
     return "\n".join(lines)
-
-
-def summary_values(step):
-    """The numbers the picture shows, for tests and tools."""
-    return {"z": step.z, "a": step.a, "L": step.loss, "dz": step.dz, "da": step.da,
-            "db": step.db, "dw": np.asarray(step.dw).tolist()}
