@@ -1,5 +1,6 @@
 """The computation graph: forward values, backward derivatives, stability."""
 import numpy as np
+import scipy.special
 import pytest
 import torch
 
@@ -106,3 +107,28 @@ def test_backward_accumulates_into_totals():
     whole = g.backward(g.forward(x=X, w=w, b=0.1, y=y, s=None, S=30.0))
     np.testing.assert_allclose(totals["w"], whole["w"], rtol=1e-13)
     assert float(totals["b"]) == pytest.approx(float(whole["b"]), rel=1e-13)
+
+
+def test_hand_written_exp_and_log1p_are_accurate_to_a_few_ulp():
+    from descend.numerics import exp_nonpositive, log1p_unit
+    t = np.concatenate([-np.geomspace(1e-300, 708, 4000), [0.0, -0.0, -1e-20, -0.5, -0.3465]])
+    got = np.array([exp_nonpositive(v) for v in t])
+    np.testing.assert_allclose(got, np.exp(t), rtol=4e-16, atol=0)
+    # Below the smallest normal float64 the result is clamped: tiny, never above e^−708.
+    for v in (-709.0, -745.0, -1e4, -np.inf):
+        assert 0 <= exp_nonpositive(v) <= np.exp(-708) * (1 + 1e-15)
+    e = np.concatenate([np.geomspace(1e-300, 1, 4000), [0.0, 1.0, 0.5]])
+    got = np.array([log1p_unit(v) for v in e])
+    np.testing.assert_allclose(got, np.log1p(e), rtol=6e-16, atol=0)
+
+
+def test_loss_and_dz_ufuncs_match_their_definitions_everywhere():
+    from descend.numerics import dloss_dlogit, loss_from_logit
+    z = np.concatenate([np.linspace(-40, 40, 8001), [-1e4, -800.0, 800.0, 1e4, 0.0]])
+    # max(z, 0) − y z and a − y cancel: allow a few ulp of max(|z|, 1) absolute.
+    slack = 4 * np.spacing(np.maximum(np.abs(z), 1.0))
+    for label in (0.0, 1.0):
+        y = np.full_like(z, label)
+        for got, want in ((loss_from_logit(z, y), np.logaddexp(0, z) - y * z),
+                          (dloss_dlogit(z, y), scipy.special.expit(z) - y)):
+            assert np.all(np.abs(got - want) <= 1e-15 * np.abs(want) + slack)

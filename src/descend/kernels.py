@@ -19,7 +19,7 @@ from .numerics import dloss_dlogit_scalar, loss_from_logit_scalar
 CHUNK_ROWS = 256
 
 
-@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def fused_rows(X, y, s, w, b, lo, hi, grad):
     """Σ sᵢ L(zᵢ, yᵢ) over rows lo:hi; adds Σ sᵢ dzᵢ xᵢ and Σ sᵢ dzᵢ to grad.
 
