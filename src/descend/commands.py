@@ -16,8 +16,7 @@ from .exceptions import UsageError
 from .io.atomic import AtomicBatch
 from .io.modelfile import load_model, save_model
 from .io.tables import read_table, require_column, table_format, write_table
-from .model import TrainOptions, encode_target, train_table
-from .numerics import sigmoid
+from .model import TrainOptions, classification_metrics, train_table
 
 
 def _check_suffix(path, allowed, option):
@@ -125,11 +124,10 @@ def run_evaluate(model_path, data, target, plot_path):
     target = target or model.target
     require_column(frame, target, str(data))
     model.target = target
-    scores = model.evaluate_frame(frame, str(data))
+    y, proba = model.labels_and_probabilities(frame, str(data))
+    scores = classification_metrics(y, proba)
     if plot_path:
         from .viz.plots import roc_figure, save_figure
-        y = encode_target(frame[target], model.classes, str(data))
-        proba = sigmoid(model.decision(model.preprocessor.transform(frame, str(data))))
         save_figure(roc_figure(y, proba, scores["roc_auc"]), plot_path)
     click.echo(console.evaluation_report(scores, model.classes))
     if plot_path:

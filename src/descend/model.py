@@ -93,11 +93,14 @@ class TableModel:
         labels[~ok] = None
         return pd.DataFrame({"predicted": labels, f"probability_{self.positive}": proba})
 
+    def labels_and_probabilities(self, frame, path=""):
+        """(y as 0/1, a = σ(z)) for a table that has the target column."""
+        y = encode_target(frame[self.target], self.classes, path)
+        return y, sigmoid(self.decision(self.preprocessor.transform(frame, path)))
+
     def evaluate_frame(self, frame, path=""):
         """Metrics of the model on a table that has the target column."""
-        y = encode_target(frame[self.target], self.classes, path)
-        proba = sigmoid(self.decision(self.preprocessor.transform(frame, path)))
-        return classification_metrics(y, proba)
+        return classification_metrics(*self.labels_and_probabilities(frame, path))
 
 
 def encode_target(column, classes, path=""):

@@ -141,20 +141,20 @@ class Objective:
             loss += float(values["J"])
         return loss, totals["w"], float(totals["b"])
 
-    def _loss_grad_compiled(self, lo, hi, w, b):
-        """Rows lo:hi through the compiled fused graph (one read of each row)."""
+    def _loss_grad_compiled(self, lo, hi, w, b, X=None, y=None, s=None, S=None):
+        """Rows lo:hi (of X, default the training X) through the compiled fused
+        graph, one read of each row; the sums are divided by the total weight S."""
+        if X is None:
+            X, y, s, S = self.X, self.y, self.s, self.S
         grad = np.zeros(self.n_features + 1)
-        s = self._no_weights if self.s is None else self.s
-        loss = fused_rows(self.X, self.y, s, w, b, lo, hi, grad)
-        return loss / self.S, grad[:-1] / self.S, grad[-1] / self.S
+        loss = fused_rows(X, y, self._no_weights if s is None else s, w, b, lo, hi, grad)
+        return loss / S, grad[:-1] / S, grad[-1] / S
 
     def _loss_grad_block(self, X, w, b, y, s):
         """The fused graph on one batch of rows, its own weight as total."""
         S = float(len(y) if s is None else np.sum(s, dtype=np.float64))
         if self.engine == "compiled":
-            grad = np.zeros(self.n_features + 1)
-            loss = fused_rows(X, y, self._no_weights if s is None else s, w, b, 0, len(y), grad)
-            return loss / S, grad[:-1] / S, grad[-1] / S
+            return self._loss_grad_compiled(0, len(y), w, b, X, y, s, S)
         values = self._graph.forward(x=X, w=w, b=b, y=y, s=s, S=S)
         grads = self._graph.backward(values)
         return float(values["J"]), grads["w"].astype(np.float64), float(grads["b"])
