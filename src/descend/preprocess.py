@@ -81,8 +81,9 @@ class Preprocessor:
         """Fit scikit-learn's transformers on ``frame``; return the Preprocessor
         and the transformed matrix (float64, C order)."""
         numeric, categorical = split_columns(frame, path)
-        _check_finite(frame[numeric], path)
-        _check_magnitude(frame[numeric], path)
+        values = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        _check_finite(values, numeric, path)
+        _check_magnitude(values, numeric, path)
         transformer = _column_transformer(numeric, categorical, impute)
         X = transformer.fit_transform(_as_categories(frame, categorical))
         fitted = transformer.named_transformers_
@@ -123,7 +124,7 @@ class Preprocessor:
         except (ValueError, TypeError) as exc:
             raise DataError(f"{path}: a numeric feature column holds text ({exc}); "
                             "fix those values") from None
-        _check_finite(block, path)
+        _check_finite(values, cols, path)
         if self.numeric["fill"] is not None:
             values = np.where(np.isnan(values), np.asarray(self.numeric["fill"]), values)
         elif np.isnan(values).any():
@@ -171,23 +172,21 @@ def _column_transformer(numeric, categorical, impute):
                              sparse_threshold=0.0)
 
 
-def _check_magnitude(block, path=""):
+def _check_magnitude(values, columns, path=""):
     """Values whose squares overflow cannot be standardised."""
-    values = np.abs(block.to_numpy(dtype=np.float64, na_value=np.nan))
     with np.errstate(invalid="ignore"):
-        too_big = np.nanmax(values, axis=0, initial=0.0) > 1e150
+        too_big = np.nanmax(np.abs(values), axis=0, initial=0.0) > 1e150
     if too_big.any():
-        names = [c for c, big in zip(block.columns, too_big) if big]
+        names = [c for c, big in zip(columns, too_big) if big]
         raise DataError(f"{path}: values too large to standardise in {names} (beyond 1e150); "
                         "rescale those columns (divide by a power of ten, or take the log)")
 
 
-def _check_finite(block, path=""):
+def _check_finite(values, columns, path=""):
     """Infinite values have no place in a standardised feature."""
-    values = block.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.isinf(values).sum(axis=0)
     if bad.any():
-        listing = ", ".join(f"{c!r}: {n}" for c, n in zip(block.columns, bad) if n)
+        listing = ", ".join(f"{c!r}: {n}" for c, n in zip(columns, bad) if n)
         raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
                         "numbers or leave them empty and use --impute")
 
