@@ -28,8 +28,8 @@ def fused_rows(X, y, s, w, b, lo, hi, grad):
 
     Rows go in chunks that stay in the second-level cache: the forward pass
     (z for each row) streams the chunk from memory, the loss and dz of the
-    chunk are then computed together (independent rows keep the slow exp and
-    log1p pipelined), and the backward pass reads the chunk again from cache.
+    chunk are then computed together (a loop the compiler turns into vector
+    instructions), and the backward pass reads the chunk again from cache.
     """
     n = X.shape[1]
     weighted = s.shape[0] > 0
