@@ -91,3 +91,25 @@ def test_default_solver_reaches_sklearns_optimum(problem, C):
     J = reference_objective(X, y, ours.coef_, ours.intercept_[0], C)
     J_ref = reference_objective(X, y, ref.coef_, ref.intercept_[0], C)
     assert (J - J_ref) / J_ref < 1e-6
+
+
+@pytest.mark.parametrize("n", [1, 7, 100])
+@pytest.mark.parametrize("lo, hi", [(0, 1), (3, 70), (5, 1001), (0, 1024)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kernel_row_ranges_and_widths_equal_two_pass(n, lo, hi, weighted):
+    """Ranges that end inside a chunk and inside a group of rows, and row widths
+    below, inside and across one prefetched half, all give the plain formula."""
+    from descend.kernels import fused_rows
+    rng = np.random.default_rng(n + hi)
+    X = rng.standard_normal((1100, n))
+    y = (rng.random(1100) < 0.5) * 1.0
+    s = rng.uniform(0.1, 2, 1100) if weighted else np.empty(0)
+    w, b = rng.standard_normal(n) / np.sqrt(n), 0.3
+    grad = np.zeros(n + 1)
+    total = fused_rows(X, y, s, w, b, lo, hi, grad)
+    part = slice(lo, hi)
+    weights = s[part] if weighted else np.ones(hi - lo)
+    J_ref, g_ref = two_pass(X[part], y[part], weights, w, b, 0.0)
+    S = weights.sum()
+    assert total / S == pytest.approx(J_ref, rel=1e-12)
+    np.testing.assert_allclose(grad / S, g_ref, rtol=1e-12, atol=1e-14)

@@ -7,10 +7,9 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir as llvm_ir
-from numba import types
-from numba.extending import intrinsic
 from scipy.special import expit
+
+from .intrinsics import float64_from_bits
 
 
 def sigmoid(z):
@@ -42,14 +41,6 @@ _INV_LN2 = 1.44269504088896338700e+00
 _MIN_EXPONENT = -708.0
 
 
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """The float64 whose bit pattern is the int64 ``bits``."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
 @numba.njit(inline="always", **_JIT)
 def exp_nonpositive(t):
     """eᵗ for t ≤ 0, to about 1 ulp: t = k ln 2 + r, |r| ≤ ln 2 / 2,
@@ -70,7 +61,7 @@ def exp_nonpositive(t):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    return p * _float64_from_bits(np.int64(int(k) + 1023) << 52)
+    return p * float64_from_bits(np.int64(int(k) + 1023) << 52)
 
 
 @numba.njit(inline="always", **_JIT)
