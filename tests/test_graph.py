@@ -108,17 +108,43 @@ def test_backward_accumulates_into_totals():
     assert float(totals["b"]) == pytest.approx(float(whole["b"]), rel=1e-13)
 
 
-def test_hand_written_exp_and_log1p_are_accurate_to_a_few_ulp():
-    from descend.numerics import exp_nonpositive, log1p_unit
-    t = np.concatenate([-np.geomspace(1e-300, 708, 4000), [0.0, -0.0, -1e-20, -0.5, -0.3465]])
-    got = np.array([exp_nonpositive(v) for v in t])
-    np.testing.assert_allclose(got, np.exp(t), rtol=4e-16, atol=0)
-    # Below the smallest normal float64 the result is clamped: tiny, never above e^−708.
-    for v in (-709.0, -745.0, -1e4, -np.inf):
-        assert 0 <= exp_nonpositive(v) <= np.exp(-708) * (1 + 1e-15)
-    e = np.concatenate([np.geomspace(1e-300, 1, 4000), [0.0, 1.0, 0.5]])
-    got = np.array([log1p_unit(v) for v in e])
-    np.testing.assert_allclose(got, np.log1p(e), rtol=6e-16, atol=0)
+@pytest.mark.parametrize("dtype, ulps, lowest", [(np.float64, 2, -708.0), (np.float32, 2, -87.0)])
+def test_hand_written_exp_and_log1p_are_accurate_to_a_few_ulp(dtype, ulps, lowest):
+    from descend.numerics import FLOAT32, FLOAT64
+    formulas = FLOAT64 if dtype == np.float64 else FLOAT32
+    eps = np.finfo(dtype).eps
+    t = np.concatenate([-np.geomspace(np.finfo(dtype).tiny, -lowest, 4000),
+                        [0.0, -0.0, -1e-20, -0.5, -0.3465]]).astype(dtype)
+    got = np.array([formulas.exp_nonpositive(v) for v in t])
+    assert np.all(got.astype(dtype) == got)  # computed in dtype (boxed as float)
+    np.testing.assert_allclose(got, np.exp(t.astype(np.float64)), rtol=ulps * eps, atol=0)
+    # Below the smallest normal number the result is clamped: tiny, never above e^lowest.
+    for v in (lowest - 1, lowest * 1.1, -1e4, -np.inf):
+        assert 0 <= formulas.exp_nonpositive(dtype(v)) <= np.exp(lowest) * (1 + eps)
+    e = np.concatenate([np.geomspace(np.finfo(dtype).tiny, 1, 4000), [0.0, 1.0, 0.5]]).astype(dtype)
+    got = np.array([formulas.log1p_unit(v) for v in e])
+    assert np.all(got.astype(dtype) == got)
+    np.testing.assert_allclose(got, np.log1p(e.astype(np.float64)), rtol=ulps * eps, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loss_and_dz_ufuncs_keep_every_digit_of_small_values(dtype):
+    """L and a − y are computed without cancellation, in the input's precision:
+    relative error of a few ulp even where they are 1e-30 (a well-classified row)."""
+    from descend.numerics import dloss_dlogit, loss_from_logit
+    top = 80.0 if dtype == np.float32 else 700.0
+    z = np.concatenate([np.linspace(-top, top, 8001), [0.0]]).astype(dtype)
+    z64 = z.astype(np.float64)
+    eps = np.finfo(dtype).eps
+    for label in (0.0, 1.0):
+        y = np.full_like(z, label)
+        margin = z64 if label == 1.0 else -z64            # L = log(1 + e^−margin)
+        want_loss = np.log1p(np.exp(-margin))
+        want_dz = scipy.special.expit(z64) if label == 0.0 else -scipy.special.expit(-z64)
+        got_loss, got_dz = loss_from_logit(z, y), dloss_dlogit(z, y)
+        assert got_loss.dtype == got_dz.dtype == dtype
+        np.testing.assert_allclose(got_loss, want_loss, rtol=8 * eps, atol=0)
+        np.testing.assert_allclose(got_dz, want_dz, rtol=8 * eps, atol=0)
 
 
 def test_loss_and_dz_ufuncs_match_their_definitions_everywhere():

@@ -1,8 +1,8 @@
 """Machine operations that Numba does not expose, as compiled intrinsics.
 
-Each is one LLVM instruction: reinterpreting bits as a float (to build 2ᵏ
-from its exponent field) and a software prefetch (to keep the memory stream
-busy while a compiled kernel computes on rows already in cache).
+Each is a few LLVM instructions: 2ᵏ built from its exponent field (for a
+vectorisable exp) and a software prefetch (to keep the memory stream busy
+while a compiled kernel computes on rows already in cache).
 """
 from llvmlite import ir as llvm_ir
 from numba import types
@@ -14,12 +14,26 @@ from numba.extending import intrinsic
 _PREFETCH_LOCALITY = 1
 
 
+#: Per float type: (integer of the same width, exponent bias, mantissa bits).
+_FLOAT_LAYOUT = {
+    types.float32: (llvm_ir.IntType(32), 127, 23),
+    types.float64: (llvm_ir.IntType(64), 1023, 52),
+}
+
+
 @intrinsic
-def float64_from_bits(typingctx, bits):
-    """The float64 whose bit pattern is the int64 ``bits``."""
+def power_of_two(typingctx, k):
+    """2ᵏ for an integral float k in the normal range, in k's type: the
+    exponent field set to k + bias (no library call, so loops vectorise)."""
+    if k not in _FLOAT_LAYOUT:
+        return None
+    integer, bias, mantissa_bits = _FLOAT_LAYOUT[k]
+
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_ir.DoubleType())
-    return types.float64(types.int64), codegen
+        exponent = builder.add(builder.fptosi(args[0], integer), integer(bias))
+        bits = builder.shl(exponent, integer(mantissa_bits))
+        return builder.bitcast(bits, context.get_value_type(k))
+    return k(k), codegen
 
 
 @intrinsic

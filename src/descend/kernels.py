@@ -118,20 +118,26 @@ def fused_rows(X, y, s, w, b, lo, hi, grad):
     n = X.shape[1]
     weighted = s.shape[0] > 0
     split = (n * X.itemsize // 2) // _CACHE_LINE * _CACHE_LINE
+    # Per-chunk values in X's dtype: float32 data gets float32 arithmetic,
+    # and the chunk's sums, 32 terms long, are added to float64 totals.
     partial = np.zeros(n, dtype=X.dtype)
     z = np.empty(CHUNK_ROWS, dtype=X.dtype)
-    dz = np.empty(CHUNK_ROWS, dtype=X.dtype)  # float32 X: float32 multiply-adds
+    dz = np.empty(CHUNK_ROWS, dtype=X.dtype)
+    zero, one = np.zeros(1, dtype=X.dtype)[0], np.ones(1, dtype=X.dtype)[0]
     loss, dbias = 0.0, 0.0
     for start in range(lo, hi, CHUNK_ROWS):
         rows = min(CHUNK_ROWS, hi - start)
         _forward(X, w, b, start, rows, z, hi, split)
+        chunk_loss, chunk_dbias = zero, zero
         for k in range(rows):                      # L(z, y) and dz = a − y
             i = start + k
-            weight = s[i] if weighted else 1.0
-            loss += weight * loss_from_logit_scalar(z[k], y[i])
+            weight = s[i] if weighted else one
+            chunk_loss += weight * loss_from_logit_scalar(z[k], y[i])
             d = weight * dloss_dlogit_scalar(z[k], y[i])
-            dbias += d
+            chunk_dbias += d
             dz[k] = d
+        loss += chunk_loss
+        dbias += chunk_dbias
         _backward(X, dz, start, rows, partial, hi, split)
         for j in range(n):
             grad[j] += partial[j]

@@ -4,12 +4,15 @@ Each function keeps the dtype of its input and is finite for every finite
 input, so the graph never produces ``inf`` or ``nan`` from a large logit.
 """
 import math
+from types import SimpleNamespace
 
 import numba
 import numpy as np
+from numba import literal_unroll, types
+from numba.extending import overload
 from scipy.special import expit
 
-from .intrinsics import float64_from_bits
+from .intrinsics import power_of_two
 
 
 def sigmoid(z):
@@ -25,76 +28,127 @@ def log_sigmoid(z):
 
 
 # The loss and its derivative from the logit, written once as scalar formulas.
-# Numba compiles each twice: as NumPy ufuncs (float32 and float64) for the
-# graph's nodes, and as scalar functions for the compiled one-pass kernel.
+# Numba compiles them for float32 and for float64 (each in its own precision,
+# so float32 data gets float32 arithmetic, twice as many numbers per vector
+# instruction and shorter polynomials), and each twice over: as NumPy ufuncs
+# for the graph's nodes, and inline in the compiled one-pass kernel.
 # Their exp and log1p are written out as polynomials, not taken from the C
 # library, so that the kernel's loop over a chunk of rows compiles to vector
 # instructions (the C library's are one number at a time). error_model="numpy"
 # drops Python's division-by-zero check, which would also stop vectorising.
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_LN2_HI = 6.93147180369123816490e-01   # ln 2 split so k·ln 2 is exact in the
-_LN2_LO = 1.90821492927058770002e-10   # first part (Cody and Waite)
-_INV_LN2 = 1.44269504088896338700e+00
-#: Below this e^t is under the smallest normal float64; t is clamped to it
-#: (an absolute error under 1e-307, far below any loss or gradient term).
-_MIN_EXPONENT = -708.0
+
+#: Per float type: ln 2 split so that k·ln2_hi is exact (Cody and Waite); the
+#: clamp below which eᵗ would leave the normal range (the absolute error of
+#: the clamp, under 2e-38, is far below any loss or gradient term); and the
+#: polynomial degrees that bring the truncation under half an ulp.
+_PRECISION = {
+    np.float64: dict(ln2_hi=6.93147180369123816490e-01, ln2_lo=1.90821492927058770002e-10,
+                     min_exponent=-708.0, exp_degree=12, log1p_terms=17),
+    np.float32: dict(ln2_hi=0.693359375, ln2_lo=-2.12194440e-4,
+                     min_exponent=-87.0, exp_degree=7, log1p_terms=7),
+}
 
 
-@numba.njit(inline="always", **_JIT)
-def exp_nonpositive(t):
-    """eᵗ for t ≤ 0, to about 1 ulp: t = k ln 2 + r, |r| ≤ ln 2 / 2,
-    eʳ by its Taylor polynomial to r¹², 2ᵏ from the exponent bits."""
-    t = max(t, _MIN_EXPONENT)
-    k = math.floor(t * _INV_LN2 + 0.5)
-    r = (t - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * float64_from_bits(np.int64(int(k) + 1023) << 52)
+def _formulas(F):
+    """Compile the scalar formulas with every constant of float type F."""
+    p = _PRECISION[F]
+    ln2_hi, ln2_lo, inv_ln2 = F(p["ln2_hi"]), F(p["ln2_lo"]), F(1 / math.log(2))
+    min_exponent, zero, half, one, two = F(p["min_exponent"]), F(0), F(0.5), F(1), F(2)
+    # eʳ = Σ rᵏ/k! and log(1 + e) = 2 Σ s²ᵏ⁺¹/(2k + 1), highest term first (Horner)
+    exp_coefficients = tuple(F(1 / math.factorial(k)) for k in range(p["exp_degree"], -1, -1))
+    top_odd = 2 * p["log1p_terms"] - 1
+
+    @numba.njit(inline="always", **_JIT)
+    def exp_nonpositive(t):
+        """eᵗ for t ≤ 0, to about 1 ulp: t = k ln 2 + r, |r| ≤ ln 2 / 2,
+        eʳ by its Taylor polynomial, 2ᵏ from the exponent bits."""
+        t = max(t, min_exponent)
+        k = np.floor(t * inv_ln2 + half)
+        r = (t - k * ln2_hi) - k * ln2_lo
+        q = zero
+        for c in literal_unroll(exp_coefficients):
+            q = q * r + c
+        return q * power_of_two(k)
+
+    @numba.njit(inline="always", **_JIT)
+    def log1p_unit(e):
+        """log(1 + e) for 0 ≤ e ≤ 1, to about 1 ulp: 2 atanh(s) with
+        s = e / (2 + e) ≤ 1/3, its odd series (no cancellation near 0)."""
+        s = e / (two + e)
+        s2 = s * s
+        q = zero
+        for k in range(top_odd, 0, -2):  # 1/top_odd, ..., 1/3, 1: unrolled and folded
+            q = q * s2 + one / F(k)
+        return two * s * q
+
+    @numba.njit(inline="always", **_JIT)
+    def loss_from_logit(z, y):
+        """L(z, y) = log(1 + eᶻ) − y z
+        = (1 − y) max(z, 0) + y max(−z, 0) + log(1 + e^−|z|):
+        a sum of terms ≥ 0 (for 0 ≤ y ≤ 1), so a small loss keeps its digits."""
+        return ((one - y) * max(z, zero) + y * max(-z, zero)
+                + log1p_unit(exp_nonpositive(-abs(z))))
+
+    @numba.njit(inline="always", **_JIT)
+    def dloss_dlogit(z, y):
+        """dL/dz = a − y = (1 − y) σ(z) − y σ(−z), with σ(±z) from e^−|z| so
+        nothing overflows, and 1 − a never formed (it would round to 0)."""
+        e = exp_nonpositive(-abs(z))
+        r = one / (one + e)
+        # selects, not branches: the signs of z are random
+        a = r if z >= zero else e * r
+        a_complement = e * r if z >= zero else r
+        return (one - y) * a - y * a_complement
+
+    return SimpleNamespace(exp_nonpositive=exp_nonpositive, log1p_unit=log1p_unit,
+                           loss_from_logit=loss_from_logit, dloss_dlogit=dloss_dlogit)
 
 
-@numba.njit(inline="always", **_JIT)
-def log1p_unit(e):
-    """log(1 + e) for 0 ≤ e ≤ 1, to about 1 ulp: 2 atanh(s) with
-    s = e / (2 + e) ≤ 1/3, its odd series to s³⁵ (no cancellation near 0)."""
-    s = e / (2.0 + e)
-    s2 = s * s
-    q = 1.0 / 35.0
-    for k in range(33, 0, -2):  # unrolled by the compiler: 1/33, 1/31, ..., 1
-        q = q * s2 + 1.0 / k
-    return 2.0 * s * q
+#: The formulas in float64 and in float32, callable from Python and compiled code.
+FLOAT64 = _formulas(np.float64)
+FLOAT32 = _formulas(np.float32)
 
 
-def _loss_from_logit(z, y):
-    """L(z, y) = log(1 + eᶻ) − y z = max(z, 0) + log(1 + e^−|z|) − y z."""
-    return max(z, 0.0) + log1p_unit(exp_nonpositive(-abs(z))) - y * z
+def _in_precision_of(*args):
+    """The float32 formulas when every argument is float32, else float64's."""
+    return FLOAT32 if all(a == types.float32 for a in args) else FLOAT64
 
 
-def _dloss_dlogit(z, y):
-    """dL/dz = σ(z) − y = a − y, with σ from e^−|z| so nothing overflows."""
-    e = exp_nonpositive(-abs(z))
-    r = 1.0 / (1.0 + e)
-    a = r if z >= 0 else e * r  # a select, not a branch: signs of z are random
-    return a - y
+def loss_from_logit_scalar(z, y):
+    """L(z, y) for one z and y, in their precision (float32 if both are)."""
+    return FLOAT64.loss_from_logit(float(z), float(y))
+
+
+def dloss_dlogit_scalar(z, y):
+    """dL/dz = a − y for one z and y, in their precision (float32 if both are)."""
+    return FLOAT64.dloss_dlogit(float(z), float(y))
+
+
+@overload(loss_from_logit_scalar, inline="always", jit_options=_JIT)
+def _loss_from_logit_typed(z, y):
+    formula = _in_precision_of(z, y).loss_from_logit
+    return lambda z, y: formula(z, y)
+
+
+@overload(dloss_dlogit_scalar, inline="always", jit_options=_JIT)
+def _dloss_dlogit_typed(z, y):
+    formula = _in_precision_of(z, y).dloss_dlogit
+    return lambda z, y: formula(z, y)
+
+
+def _loss_elementwise(z, y):
+    return loss_from_logit_scalar(z, y)
+
+
+def _dloss_elementwise(z, y):
+    return dloss_dlogit_scalar(z, y)
 
 
 # float32 first: NumPy takes the first loop the inputs cast to safely.
 _SIGNATURES = ["float32(float32, float32)", "float64(float64, float64)"]
-#: Elementwise L(z, y) for arrays (a NumPy ufunc; dtype kept).
-loss_from_logit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_loss_from_logit)
-#: Elementwise dL/dz = a − y for arrays (a NumPy ufunc; dtype kept).
-dloss_dlogit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_dloss_dlogit)
-#: The same two formulas for one number at a time, inside compiled kernels.
-loss_from_logit_scalar = numba.njit(inline="always", **_JIT)(_loss_from_logit)
-dloss_dlogit_scalar = numba.njit(inline="always", **_JIT)(_dloss_dlogit)
+#: Elementwise L(z, y) for arrays (a NumPy ufunc; dtype and precision kept).
+loss_from_logit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_loss_elementwise)
+#: Elementwise dL/dz = a − y for arrays (a NumPy ufunc; dtype and precision kept).
+dloss_dlogit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_dloss_elementwise)
