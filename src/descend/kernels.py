@@ -16,8 +16,10 @@ the epoch close to the time of reading X from memory:
 * the loss and dz of a whole chunk are computed in one loop, which the
   compiler turns into vector instructions;
 * while one chunk is being worked on, the rows ``PREFETCH_CHUNKS`` chunks
-  ahead are requested from memory (half of each row during the forward
-  pass, half during the backward), so memory never waits for the arithmetic.
+  ahead are requested from memory (a quarter of each row during the forward
+  pass, which the hardware prefetcher already keeps streaming, the rest
+  during the backward pass, when memory would otherwise wait for the
+  arithmetic).
 """
 import numba
 import numpy as np
@@ -35,6 +37,9 @@ GROUP_ROWS = 4
 #: How far ahead (in chunks) rows are prefetched: far enough that they arrive
 #: before they are needed, near enough that they are still in cache.
 PREFETCH_CHUNKS = 2
+#: Share of each prefetched row requested during the forward pass (measured:
+#: a quarter beats a half or none, float32 and float64 alike).
+FORWARD_PREFETCH_SHARE = 0.25
 _CACHE_LINE = 64
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 
@@ -51,7 +56,7 @@ def _prefetch_row_part(X, row, hi, first, last):
 @numba.njit(inline="always", **_JIT)
 def _forward(X, w, b, start, rows, z, hi, split):
     """z[k] = X[start + k]·w + b for k < rows, four rows per load of w;
-    prefetches the first half of the rows PREFETCH_CHUNKS chunks ahead."""
+    prefetches the start of the rows PREFETCH_CHUNKS chunks ahead."""
     n = X.shape[1]
     ahead = PREFETCH_CHUNKS * CHUNK_ROWS
     grouped = rows - rows % GROUP_ROWS
@@ -77,7 +82,7 @@ def _forward(X, w, b, start, rows, z, hi, split):
 @numba.njit(inline="always", **_JIT)
 def _backward(X, dz, start, rows, partial, hi, split):
     """partial += Σₖ dz[k]·X[start + k], four rows per load and store of
-    partial; prefetches the second half of the rows PREFETCH_CHUNKS ahead."""
+    partial; prefetches the rest of the rows PREFETCH_CHUNKS chunks ahead."""
     n = X.shape[1]
     ahead = PREFETCH_CHUNKS * CHUNK_ROWS
     row_bytes = n * X.itemsize
@@ -117,7 +122,7 @@ def fused_rows(X, y, s, w, b, lo, hi, grad):
     """
     n = X.shape[1]
     weighted = s.shape[0] > 0
-    split = (n * X.itemsize // 2) // _CACHE_LINE * _CACHE_LINE
+    split = int(n * X.itemsize * FORWARD_PREFETCH_SHARE) // _CACHE_LINE * _CACHE_LINE
     # Per-chunk values in X's dtype: float32 data gets float32 arithmetic,
     # and the chunk's sums, 32 terms long, are added to float64 totals.
     partial = np.zeros(n, dtype=X.dtype)
