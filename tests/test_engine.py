@@ -131,3 +131,30 @@ def test_kernel_reads_any_memory_layout(layout):
     J_ref, g_ref = two_pass(X[7:290], y[7:290], None, w, -0.2, 0.0)
     assert total / 283 == pytest.approx(J_ref, rel=1e-12)
     np.testing.assert_allclose(grad / 283, g_ref, rtol=1e-12, atol=1e-14)
+
+
+def test_editing_the_formulas_recompiles_the_cached_kernel(tmp_path):
+    """Numba caches the kernel on disk, keyed by its own file; the formulas it
+    inlines live in numerics.py, so an edit there must not load stale code."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    package = Path(descend.__file__).parent
+    copy = tmp_path / "descend"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import numpy as np; from descend.kernels import fused_rows; "
+              "print(fused_rows(np.ones((8, 3)), np.ones(8), np.empty(0), np.zeros(3), 0.0, 0, 8,"
+              " np.zeros(4)))")
+    def kernel_loss():
+        run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True,
+                             capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
+        return float(run.stdout)
+    assert kernel_loss() == pytest.approx(8 * np.log(2))            # compiled, then cached
+    numerics = copy / "numerics.py"
+    source = numerics.read_text()
+    edited = source.replace("+ log1p_unit(exp_nonpositive(-abs(z))))",
+                            "+ log1p_unit(exp_nonpositive(-abs(z))) + one)")
+    assert edited != source
+    numerics.write_text(edited)
+    assert kernel_loss() == pytest.approx(8 * np.log(2) + 8)        # recompiled, not stale

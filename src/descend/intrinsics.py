@@ -4,6 +4,9 @@ Each is a few LLVM instructions: 2ᵏ built from its exponent field (for a
 vectorisable exp) and a software prefetch (to keep the memory stream busy
 while a compiled kernel computes on rows already in cache).
 """
+import hashlib
+from pathlib import Path
+
 from llvmlite import ir as llvm_ir
 from numba import types
 from numba.core import cgutils
@@ -52,3 +55,18 @@ def prefetch(typingctx, address):
         builder.call(fn, [pointer, i32(0), i32(_PREFETCH_LOCALITY), i32(1)])
         return context.get_dummy_value()
     return types.void(types.intp), codegen
+
+
+def sources_digest(*modules):
+    """SHA-256 (hex) of the source files of ``modules``.
+
+    Numba's on-disk cache is checked against the file of the function it
+    caches only; a compiled function that inlines code from other modules
+    keeps this digest of them as a closure constant, which Numba puts in its
+    cache key, so editing those modules recompiles it instead of loading
+    stale machine code.
+    """
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()

@@ -24,7 +24,8 @@ the epoch close to the time of reading X from memory:
 import numba
 import numpy as np
 
-from .intrinsics import prefetch
+from . import intrinsics, numerics
+from .intrinsics import prefetch, sources_digest
 from .numerics import dloss_dlogit_scalar, loss_from_logit_scalar
 
 #: Rows per chunk: 32 rows of 100 float64 features (25 KiB) stay in the
@@ -99,53 +100,69 @@ def _backward(X, dz, start, rows, partial, hi, split):
             partial[j] += dz[k] * X[start + k, j]
 
 
-@numba.njit(**_JIT)
-def fused_rows(X, y, s, w, b, lo, hi, grad):
-    """Σ sᵢ L(zᵢ, yᵢ) over rows lo:hi; adds Σ sᵢ dzᵢ xᵢ and Σ sᵢ dzᵢ to grad.
-
-    Parameters
-    ----------
-    X : ndarray, shape (m, n), float32 or float64
-    y, s : ndarray, shape (m,) and (m,) or (0,), X's dtype
-        Labels and sample weights; ``s`` of length 0 means unit weights.
-    w : ndarray, shape (n,), X's dtype
-    b : scalar, X's dtype
-    lo, hi : int
-        The row range.
-    grad : ndarray, shape (n + 1,), float64
-        dw then db, accumulated in place.
-
-    Returns
-    -------
-    float
-        The weighted loss sum Σ sᵢ L(zᵢ, yᵢ).
-    """
-    n = X.shape[1]
+@numba.njit(inline="always", **_JIT)
+def _loss_and_dz(z, y, s, start, rows, dz, zero, one):
+    """The SigmoidLogLoss node on a chunk: dz[k] = s·(a − y) for k < rows;
+    returns Σ s·L and Σ s·dz in z's dtype (one loop of vector instructions)."""
     weighted = s.shape[0] > 0
-    split = int(n * X.itemsize * FORWARD_PREFETCH_SHARE) // _CACHE_LINE * _CACHE_LINE
-    # Per-chunk values in X's dtype: float32 data gets float32 arithmetic,
-    # and the chunk's sums, 32 terms long, are added to float64 totals.
-    partial = np.zeros(n, dtype=X.dtype)
-    z = np.empty(CHUNK_ROWS, dtype=X.dtype)
-    dz = np.empty(CHUNK_ROWS, dtype=X.dtype)
-    zero, one = np.zeros(1, dtype=X.dtype)[0], np.ones(1, dtype=X.dtype)[0]
-    loss, dbias = 0.0, 0.0
-    for start in range(lo, hi, CHUNK_ROWS):
-        rows = min(CHUNK_ROWS, hi - start)
-        _forward(X, w, b, start, rows, z, hi, split)
-        chunk_loss, chunk_dbias = zero, zero
-        for k in range(rows):                      # L(z, y) and dz = a − y
-            i = start + k
-            weight = s[i] if weighted else one
-            chunk_loss += weight * loss_from_logit_scalar(z[k], y[i])
-            d = weight * dloss_dlogit_scalar(z[k], y[i])
-            chunk_dbias += d
-            dz[k] = d
-        loss += chunk_loss
-        dbias += chunk_dbias
-        _backward(X, dz, start, rows, partial, hi, split)
-        for j in range(n):
-            grad[j] += partial[j]
-            partial[j] = 0
-    grad[n] += dbias
-    return loss
+    chunk_loss, chunk_dbias = zero, zero
+    for k in range(rows):
+        i = start + k
+        weight = s[i] if weighted else one
+        chunk_loss += weight * loss_from_logit_scalar(z[k], y[i])
+        d = weight * dloss_dlogit_scalar(z[k], y[i])
+        chunk_dbias += d
+        dz[k] = d
+    return chunk_loss, chunk_dbias
+
+
+def _compile_fused_rows(inlined_digest):
+    """Compile the kernel; ``inlined_digest`` (of the modules whose code it
+    inlines) is a closure constant so that Numba's cache key sees it."""
+    @numba.njit(**_JIT)
+    def fused_rows(X, y, s, w, b, lo, hi, grad):
+        """Σ sᵢ L(zᵢ, yᵢ) over rows lo:hi; adds Σ sᵢ dzᵢ xᵢ and Σ sᵢ dzᵢ to grad.
+
+        Parameters
+        ----------
+        X : ndarray, shape (m, n), float32 or float64
+        y, s : ndarray, shape (m,) and (m,) or (0,), X's dtype
+            Labels and sample weights; ``s`` of length 0 means unit weights.
+        w : ndarray, shape (n,), X's dtype
+        b : scalar, X's dtype
+        lo, hi : int
+            The row range.
+        grad : ndarray, shape (n + 1,), float64
+            dw then db, accumulated in place.
+
+        Returns
+        -------
+        float
+            The weighted loss sum Σ sᵢ L(zᵢ, yᵢ).
+        """
+        inlined_digest
+        n = X.shape[1]
+        split = int(n * X.itemsize * FORWARD_PREFETCH_SHARE) // _CACHE_LINE * _CACHE_LINE
+        # Per-chunk values in X's dtype: float32 data gets float32 arithmetic,
+        # and the chunk's sums, 32 terms long, are added to float64 totals.
+        partial = np.zeros(n, dtype=X.dtype)
+        z = np.empty(CHUNK_ROWS, dtype=X.dtype)
+        dz = np.empty(CHUNK_ROWS, dtype=X.dtype)
+        zero, one = np.zeros(1, dtype=X.dtype)[0], np.ones(1, dtype=X.dtype)[0]
+        loss, dbias = 0.0, 0.0
+        for start in range(lo, hi, CHUNK_ROWS):
+            rows = min(CHUNK_ROWS, hi - start)
+            _forward(X, w, b, start, rows, z, hi, split)
+            chunk_loss, chunk_dbias = _loss_and_dz(z, y, s, start, rows, dz, zero, one)
+            loss += chunk_loss
+            dbias += chunk_dbias
+            _backward(X, dz, start, rows, partial, hi, split)
+            for j in range(n):
+                grad[j] += partial[j]
+                partial[j] = 0
+        grad[n] += dbias
+        return loss
+    return fused_rows
+
+
+fused_rows = _compile_fused_rows(sources_digest(numerics, intrinsics))

@@ -12,7 +12,8 @@ from numba import literal_unroll, types
 from numba.extending import overload
 from scipy.special import expit
 
-from .intrinsics import power_of_two
+from . import intrinsics
+from .intrinsics import power_of_two, sources_digest
 
 
 def sigmoid(z):
@@ -141,14 +142,20 @@ def _dloss_dlogit_typed(z, y):
     return lambda z, y: formula(z, y)
 
 
-def _loss_elementwise(z, y):
-    return loss_from_logit_scalar(z, y)
+def _elementwise(inlined_digest):
+    """The ufuncs' bodies; ``inlined_digest`` (of intrinsics.py, whose code
+    they inline) is a closure constant so that Numba's cache key sees it."""
+    def loss_elementwise(z, y):
+        inlined_digest
+        return loss_from_logit_scalar(z, y)
+
+    def dloss_elementwise(z, y):
+        inlined_digest
+        return dloss_dlogit_scalar(z, y)
+    return loss_elementwise, dloss_elementwise
 
 
-def _dloss_elementwise(z, y):
-    return dloss_dlogit_scalar(z, y)
-
-
+_loss_elementwise, _dloss_elementwise = _elementwise(sources_digest(intrinsics))
 # float32 first: NumPy takes the first loop the inputs cast to safely.
 _SIGNATURES = ["float32(float32, float32)", "float64(float64, float64)"]
 #: Elementwise L(z, y) for arrays (a NumPy ufunc; dtype and precision kept).
