@@ -41,6 +41,7 @@ PREFETCH_CHUNKS = 2
 #: Share of each prefetched row requested during the forward pass (measured:
 #: a quarter beats a half or none, float32 and float64 alike).
 FORWARD_PREFETCH_SHARE = 0.25
+_PREFETCH_ROWS = PREFETCH_CHUNKS * CHUNK_ROWS
 _CACHE_LINE = 64
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 
@@ -59,12 +60,11 @@ def _forward(X, w, b, start, rows, z, hi, split):
     """z[k] = X[start + k]·w + b for k < rows, four rows per load of w;
     prefetches the start of the rows PREFETCH_CHUNKS chunks ahead."""
     n = X.shape[1]
-    ahead = PREFETCH_CHUNKS * CHUNK_ROWS
     grouped = rows - rows % GROUP_ROWS
     for k in range(0, grouped, GROUP_ROWS):
         i = start + k
         for r in range(GROUP_ROWS):
-            _prefetch_row_part(X, i + r + ahead, hi, 0, split)
+            _prefetch_row_part(X, i + r + _PREFETCH_ROWS, hi, 0, split)
         z0 = z1 = z2 = z3 = b
         for j in range(n):
             wj = w[j]
@@ -85,13 +85,12 @@ def _backward(X, dz, start, rows, partial, hi, split):
     """partial += Σₖ dz[k]·X[start + k], four rows per load and store of
     partial; prefetches the rest of the rows PREFETCH_CHUNKS chunks ahead."""
     n = X.shape[1]
-    ahead = PREFETCH_CHUNKS * CHUNK_ROWS
     row_bytes = n * X.itemsize
     grouped = rows - rows % GROUP_ROWS
     for k in range(0, grouped, GROUP_ROWS):
         i = start + k
         for r in range(GROUP_ROWS):
-            _prefetch_row_part(X, i + r + ahead, hi, split, row_bytes)
+            _prefetch_row_part(X, i + r + _PREFETCH_ROWS, hi, split, row_bytes)
         d0, d1, d2, d3 = dz[k], dz[k + 1], dz[k + 2], dz[k + 3]
         for j in range(n):
             partial[j] += (d0 * X[i, j] + d1 * X[i + 1, j]) + (d2 * X[i + 2, j] + d3 * X[i + 3, j])

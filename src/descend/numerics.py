@@ -120,31 +120,33 @@ def _in_precision_of(*args):
     return FLOAT32 if all(a == types.float32 for a in args) else FLOAT64
 
 
-def loss_from_logit_scalar(z, y):
-    """L(z, y) for one z and y, in their precision (float32 if both are)."""
-    return FLOAT64.loss_from_logit(float(z), float(y))
+def _in_precision_of_arguments(name):
+    """The formula ``name`` for one z and one y, in their precision (float32
+    when both are): callable from Python, and inlined in compiled code, where
+    the choice is made once, from the argument types."""
+    def formula_in_their_precision(z, y):
+        formulas = _in_precision_of(numba.typeof(z), numba.typeof(y))
+        F = np.float32 if formulas is FLOAT32 else np.float64
+        return getattr(formulas, name)(F(z), F(y))
+
+    @overload(formula_in_their_precision, inline="always", jit_options=_JIT)
+    def _typed(z, y):
+        formula = getattr(_in_precision_of(z, y), name)
+        return lambda z, y: formula(z, y)
+    return formula_in_their_precision
 
 
-def dloss_dlogit_scalar(z, y):
-    """dL/dz = a − y for one z and y, in their precision (float32 if both are)."""
-    return FLOAT64.dloss_dlogit(float(z), float(y))
-
-
-@overload(loss_from_logit_scalar, inline="always", jit_options=_JIT)
-def _loss_from_logit_typed(z, y):
-    formula = _in_precision_of(z, y).loss_from_logit
-    return lambda z, y: formula(z, y)
-
-
-@overload(dloss_dlogit_scalar, inline="always", jit_options=_JIT)
-def _dloss_dlogit_typed(z, y):
-    formula = _in_precision_of(z, y).dloss_dlogit
-    return lambda z, y: formula(z, y)
+#: L(z, y) for one z and y, in their precision (float32 if both are).
+loss_from_logit_scalar = _in_precision_of_arguments("loss_from_logit")
+#: dL/dz = a − y for one z and y, in their precision (float32 if both are).
+dloss_dlogit_scalar = _in_precision_of_arguments("dloss_dlogit")
 
 
 def _elementwise(inlined_digest):
     """The ufuncs' bodies; ``inlined_digest`` (of intrinsics.py, whose code
-    they inline) is a closure constant so that Numba's cache key sees it."""
+    they inline) is a closure constant so that Numba's cache key sees it.
+    They name the scalar formulas as globals: as closure constants, pickled
+    into the key by value, the key would differ in every process."""
     def loss_elementwise(z, y):
         inlined_digest
         return loss_from_logit_scalar(z, y)
