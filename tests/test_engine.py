@@ -93,49 +93,49 @@ def test_default_solver_reaches_sklearns_optimum(problem, C):
     assert (J - J_ref) / J_ref < 1e-6
 
 
+def assert_kernel_equals_two_pass(X, y, s, w, b, lo, hi):
+    """fused_rows on rows lo:hi gives the plain formula's loss and gradient
+    sums to 1e-12 (``s`` of length 0: unit weights)."""
+    from descend.kernels import fused_rows
+    grad = np.zeros(X.shape[1] + 1)
+    total = fused_rows(X, y, s, w, b, lo, hi, grad)
+    weights = s[lo:hi] if len(s) else np.ones(hi - lo)
+    J_ref, g_ref = two_pass(X[lo:hi], y[lo:hi], weights, w, b, 0.0)
+    S = weights.sum()
+    assert total / S == pytest.approx(J_ref, rel=1e-12)
+    np.testing.assert_allclose(grad / S, g_ref, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("n", [1, 7, 100])
 @pytest.mark.parametrize("lo, hi", [(0, 1), (3, 70), (5, 1001), (0, 1024)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_kernel_row_ranges_and_widths_equal_two_pass(n, lo, hi, weighted):
     """Ranges that end inside a chunk and inside a group of rows, and row widths
     below, inside and across one prefetched half, all give the plain formula."""
-    from descend.kernels import fused_rows
     rng = np.random.default_rng(n + hi)
     X = rng.standard_normal((1100, n))
     y = (rng.random(1100) < 0.5) * 1.0
     s = rng.uniform(0.1, 2, 1100) if weighted else np.empty(0)
-    w, b = rng.standard_normal(n) / np.sqrt(n), 0.3
-    grad = np.zeros(n + 1)
-    total = fused_rows(X, y, s, w, b, lo, hi, grad)
-    part = slice(lo, hi)
-    weights = s[part] if weighted else np.ones(hi - lo)
-    J_ref, g_ref = two_pass(X[part], y[part], weights, w, b, 0.0)
-    S = weights.sum()
-    assert total / S == pytest.approx(J_ref, rel=1e-12)
-    np.testing.assert_allclose(grad / S, g_ref, rtol=1e-12, atol=1e-14)
+    assert_kernel_equals_two_pass(X, y, s, rng.standard_normal(n) / np.sqrt(n), 0.3, lo, hi)
 
 
 @pytest.mark.parametrize("layout", ["fortran", "every other column", "rows reversed"])
 def test_kernel_reads_any_memory_layout(layout):
     """The prefetch addresses assume nothing about X's strides: other layouts
     give the same numbers (only the prefetch hints lose their use)."""
-    from descend.kernels import fused_rows
     rng = np.random.default_rng(12)
     base = rng.standard_normal((300, 14))
     X = {"fortran": np.asfortranarray(base), "every other column": base[:, ::2],
          "rows reversed": base[::-1]}[layout]
     y = (rng.random(300) < 0.5) * 1.0
-    w = rng.standard_normal(X.shape[1]) / 3
-    grad = np.zeros(X.shape[1] + 1)
-    total = fused_rows(X, y, np.empty(0), w, -0.2, 7, 290, grad)
-    J_ref, g_ref = two_pass(X[7:290], y[7:290], None, w, -0.2, 0.0)
-    assert total / 283 == pytest.approx(J_ref, rel=1e-12)
-    np.testing.assert_allclose(grad / 283, g_ref, rtol=1e-12, atol=1e-14)
+    assert_kernel_equals_two_pass(X, y, np.empty(0), rng.standard_normal(X.shape[1]) / 3,
+                                  -0.2, 7, 290)
 
 
-def test_editing_the_formulas_recompiles_the_cached_kernel(tmp_path):
-    """Numba caches the kernel on disk, keyed by its own file; the formulas it
-    inlines live in numerics.py, so an edit there must not load stale code."""
+def test_the_cached_kernel_is_reused_and_editing_the_formulas_recompiles_it(tmp_path):
+    """Numba caches the kernel and the loss ufuncs on disk, keyed by their own
+    file; a new process must load them (not compile again), and an edit of
+    numerics.py, whose formulas the kernel inlines, must not load stale code."""
     import shutil
     import subprocess
     import sys
@@ -151,6 +151,10 @@ def test_editing_the_formulas_recompiles_the_cached_kernel(tmp_path):
                              capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
         return float(run.stdout)
     assert kernel_loss() == pytest.approx(8 * np.log(2))            # compiled, then cached
+    cached = sorted((copy / "__pycache__").glob("*.nb*"))
+    assert any("fused_rows" in p.name for p in cached)
+    kernel_loss()                     # a second process loads the cache: nothing new compiled
+    assert sorted((copy / "__pycache__").glob("*.nb*")) == cached
     numerics = copy / "numerics.py"
     source = numerics.read_text()
     edited = source.replace("+ log1p_unit(exp_nonpositive(-abs(z))))",
