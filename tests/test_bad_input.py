@@ -52,34 +52,46 @@ class Hostile:
         return (os.system, ("touch PWNED",))
 
 
+#: Rows whose situation is a library call.
+LIBRARY_CALLS = {
+    "nan-library": lambda: descend.LogisticRegression().fit([[1.0, np.nan], [2.0, 1.0]], [0, 1]),
+    "inf-library": lambda: descend.LogisticRegression().fit([[1.0, np.inf], [2.0, 1.0]], [0, 1]),
+    "huge-library": lambda: descend.LogisticRegression().fit(
+        [[1e200, 1.0], [-2e200, 2.0], [3e200, 0.0], [1e199, 1.0]], [0, 1, 0, 1]),
+}
+#: Rows whose situation is `descend train` on a CSV file with this content.
+TRAINING_CSV = {
+    "text-in-numeric": "a,b,y\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n",
+    "huge-csv": "a,b,y\n1e200,1,yes\n2e200,2,no\n-3e200,3,yes\n1,1,no\n",
+    "inf-csv": "a,b,y\n1,inf,yes\n2,3,no\n4,5,yes\n6,1,no\n",
+    "wrong-delimiter": "a;b;y\n1,2,yes\n3,4,no\n",
+    "ragged-rows": "a,b,y\n1,2,yes\n3,4,no,9\n5,6,yes\n",
+    "duplicate-columns": "a,a,y\n1,2,yes\n3,4,no\n",
+    "empty-file": "",
+    "header-only": "a,b,y\n",
+    "binary-file": bytes(range(256)) * 4,
+    "target-one-value": "a,b,y\n1,2,yes\n3,4,yes\n",
+    "target-three-values": "a,b,y\n1,2,x\n3,4,y\n5,6,z\n",
+    "target-missing": "a,b,y\n1,2,yes\n3,4,\n5,6,no\n",
+    "features-missing": "a,b,y\n1,,yes\n3,4,no\n5,6,no\n",
+    "no-features": "y\nyes\nno\n",
+}
+#: Rows set up one by one in ``case``.
+OTHER_CASES = {
+    "no-such-file", "folder", "unreadable", "unknown-type", "no-target-column", "bad-option",
+    "diverging", "predict-missing-column", "predict-extra-columns", "predict-reordered",
+    "evaluate-unknown-label", "model-corrupt", "model-truncated", "model-newer",
+    "model-pickle", "model-crafted", "checkpoint-other-data",
+}
+
+
 def case(row_id, tmp, run_cli, monkeypatch):
     """Set up the row's situation; return the CLI arguments (or a callable)."""
     train = lambda path, *extra: ["train", path, "-t", "y", "-o", tmp / "out.json", *extra]  # noqa: E731
-    if row_id == "text-in-numeric":
-        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n"))
-    if row_id == "nan-library":
-        return lambda: descend.LogisticRegression().fit([[1.0, np.nan], [2.0, 1.0]], [0, 1])
-    if row_id == "inf-library":
-        return lambda: descend.LogisticRegression().fit([[1.0, np.inf], [2.0, 1.0]], [0, 1])
-    if row_id == "huge-library":
-        return lambda: descend.LogisticRegression().fit(
-            [[1e200, 1.0], [-2e200, 2.0], [3e200, 0.0], [1e199, 1.0]], [0, 1, 0, 1])
-    if row_id == "huge-csv":
-        return train(write(tmp, "d.csv", "a,b,y\n1e200,1,yes\n2e200,2,no\n-3e200,3,yes\n1,1,no\n"))
-    if row_id == "inf-csv":
-        return train(write(tmp, "d.csv", "a,b,y\n1,inf,yes\n2,3,no\n4,5,yes\n6,1,no\n"))
-    if row_id == "wrong-delimiter":
-        return train(write(tmp, "d.csv", "a;b;y\n1,2,yes\n3,4,no\n"))
-    if row_id == "ragged-rows":
-        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,no,9\n5,6,yes\n"))
-    if row_id == "duplicate-columns":
-        return train(write(tmp, "d.csv", "a,a,y\n1,2,yes\n3,4,no\n"))
-    if row_id == "empty-file":
-        return train(write(tmp, "d.csv", ""))
-    if row_id == "header-only":
-        return train(write(tmp, "d.csv", "a,b,y\n"))
-    if row_id == "binary-file":
-        return train(write(tmp, "d.csv", bytes(range(256)) * 4))
+    if row_id in LIBRARY_CALLS:
+        return LIBRARY_CALLS[row_id]
+    if row_id in TRAINING_CSV:
+        return train(write(tmp, "d.csv", TRAINING_CSV[row_id]))
     if row_id == "no-such-file":
         return train(tmp / "nothing.csv")
     if row_id == "folder":
@@ -99,16 +111,6 @@ def case(row_id, tmp, run_cli, monkeypatch):
         return train(write(tmp, "d.xlsx", GOOD))
     if row_id == "no-target-column":
         return ["train", write(tmp, "d.csv", GOOD.replace("a,b,y", "a,b,yy")), "-t", "y"]
-    if row_id == "target-one-value":
-        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,yes\n"))
-    if row_id == "target-three-values":
-        return train(write(tmp, "d.csv", "a,b,y\n1,2,x\n3,4,y\n5,6,z\n"))
-    if row_id == "target-missing":
-        return train(write(tmp, "d.csv", "a,b,y\n1,2,yes\n3,4,\n5,6,no\n"))
-    if row_id == "features-missing":
-        return train(write(tmp, "d.csv", "a,b,y\n1,,yes\n3,4,no\n5,6,no\n"))
-    if row_id == "no-features":
-        return train(write(tmp, "d.csv", "y\nyes\nno\n"))
     if row_id == "bad-option":
         return train(write(tmp, "d.csv", GOOD), "--learning-rate", "-1")
     if row_id == "diverging":
@@ -150,10 +152,11 @@ def case(row_id, tmp, run_cli, monkeypatch):
     return ["predict", target, data, "-o", tmp / "p_out.csv"]
 
 
-def test_every_row_of_the_table_is_tested():
+def test_every_row_of_the_table_has_a_case_and_every_case_a_row():
     assert len(ROWS) >= 30
-    for row_id in ROWS:
-        assert row_id in CASE_IDS
+    cases = [*LIBRARY_CALLS, *TRAINING_CSV, *OTHER_CASES]
+    assert len(cases) == len(set(cases))
+    assert set(cases) == set(ROWS)
 
 
 CASE_IDS = list(ROWS)
