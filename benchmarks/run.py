@@ -31,7 +31,7 @@ from sklearn.linear_model import SGDClassifier
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import descend
-from descend.objective import Objective
+from descend.engine.objective import Objective
 
 ROWS = int(os.environ.get("DESCEND_BENCH_ROWS", 1_000_000))
 FEATURES = 100

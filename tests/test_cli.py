@@ -11,7 +11,7 @@ from sklearn.metrics import log_loss
 
 import descend
 from conftest import DESCEND_EXE, customers_frame
-from descend.preprocess import Preprocessor
+from descend.data.preprocess import Preprocessor
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -119,8 +119,8 @@ def test_validation_history_and_plot(run_cli, customers, tmp_path):
 def test_progress_bar_shows_the_loss_on_a_terminal(customers, monkeypatch):
     import io
 
-    from descend.commands import Progress
-    from descend.solver import SolverState
+    from descend.cli.console import Progress
+    from descend.optim.solver import SolverState
 
     class Terminal(io.StringIO):
         def isatty(self):

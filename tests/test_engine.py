@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import descend
 from conftest import make_problem, reference_objective
-from descend.objective import Objective
+from descend.engine.objective import Objective
 
 
 def two_pass(X, y, s, w, b, l2):
@@ -96,7 +96,7 @@ def test_default_solver_reaches_sklearns_optimum(problem, C):
 def assert_kernel_equals_two_pass(X, y, s, w, b, lo, hi):
     """fused_rows on rows lo:hi gives the plain formula's loss and gradient
     sums to 1e-12 (``s`` of length 0: unit weights)."""
-    from descend.kernels import fused_rows
+    from descend.engine.kernels import fused_rows
     grad = np.zeros(X.shape[1] + 1)
     total = fused_rows(X, y, s, w, b, lo, hi, grad)
     weights = s[lo:hi] if len(s) else np.ones(hi - lo)
@@ -143,7 +143,7 @@ def test_the_cached_kernel_is_reused_and_editing_the_formulas_recompiles_it(tmp_
     package = Path(descend.__file__).parent
     copy = tmp_path / "descend"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    script = ("import numpy as np; from descend.kernels import fused_rows; "
+    script = ("import numpy as np; from descend.engine.kernels import fused_rows; "
               "print(fused_rows(np.ones((8, 3)), np.ones(8), np.empty(0), np.zeros(3), 0.0, 0, 8,"
               " np.zeros(4)))")
     def kernel_loss():
@@ -151,11 +151,11 @@ def test_the_cached_kernel_is_reused_and_editing_the_formulas_recompiles_it(tmp_
                              capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
         return float(run.stdout)
     assert kernel_loss() == pytest.approx(8 * np.log(2))            # compiled, then cached
-    cached = sorted((copy / "__pycache__").glob("*.nb*"))
+    cached = sorted((copy / "engine" / "__pycache__").glob("*.nb*"))
     assert any("fused_rows" in p.name for p in cached)
     kernel_loss()                     # a second process loads the cache: nothing new compiled
-    assert sorted((copy / "__pycache__").glob("*.nb*")) == cached
-    numerics = copy / "numerics.py"
+    assert sorted((copy / "engine" / "__pycache__").glob("*.nb*")) == cached
+    numerics = copy / "engine" / "numerics.py"
     source = numerics.read_text()
     edited = source.replace("+ log1p_unit(exp_nonpositive(-abs(z))))",
                             "+ log1p_unit(exp_nonpositive(-abs(z))) + one)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from descend.io import atomic
-from descend.io.modelfile import load_model, save_model
+from descend.model.modelfile import load_model, save_model
 
 SRC = Path(__file__).parent.parent / "src" / "descend"
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from descend.cli import main
 from descend.exceptions import DescendError, ModelFileError
-from descend.io.modelfile import load_model
-from descend.io.tables import read_table
+from descend.model.modelfile import load_model
+from descend.data.tables import read_table
 
 settings.register_profile("ci", max_examples=60, deadline=10_000,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -84,8 +84,8 @@ def test_hostile_csv_through_train_never_crashes_or_leaves_files(content):
 
 def valid_model():
     from descend.model import TableModel
-    from descend.preprocess import Preprocessor
-    from descend.io.modelfile import model_to_dict
+    from descend.data.preprocess import Preprocessor
+    from descend.model.modelfile import model_to_dict
     pre = Preprocessor({"columns": ["a"], "mean": [0.5], "scale": [2.0], "fill": None},
                        {"columns": ["c"], "categories": [["p", "q"]], "fill": None})
     return model_to_dict(TableModel("y", ["no", "yes"], pre, coef=np.array([0.1, -0.2, 0.3]),

@@ -4,8 +4,8 @@ import scipy.special
 import pytest
 import torch
 
-from descend.graph import fused_graph, unfused_graph
-from descend.numerics import log_sigmoid, sigmoid
+from descend.engine.graph import fused_graph, unfused_graph
+from descend.engine.numerics import log_sigmoid, sigmoid
 
 
 def run(graph, X, y, w, b, s=None):
@@ -110,7 +110,7 @@ def test_backward_accumulates_into_totals():
 
 @pytest.mark.parametrize("dtype, ulps, lowest", [(np.float64, 2, -708.0), (np.float32, 2, -87.0)])
 def test_hand_written_exp_and_log1p_are_accurate_to_a_few_ulp(dtype, ulps, lowest):
-    from descend.numerics import FLOAT32, FLOAT64
+    from descend.engine.numerics import FLOAT32, FLOAT64
     formulas = FLOAT64 if dtype == np.float64 else FLOAT32
     eps = np.finfo(dtype).eps
     t = np.concatenate([-np.geomspace(np.finfo(dtype).tiny, -lowest, 4000),
@@ -131,7 +131,7 @@ def test_hand_written_exp_and_log1p_are_accurate_to_a_few_ulp(dtype, ulps, lowes
 def test_loss_and_dz_ufuncs_keep_every_digit_of_small_values(dtype):
     """L and a − y are computed without cancellation, in the input's precision:
     relative error of a few ulp even where they are 1e-30 (a well-classified row)."""
-    from descend.numerics import dloss_dlogit, loss_from_logit
+    from descend.engine.numerics import dloss_dlogit, loss_from_logit
     top = 80.0 if dtype == np.float32 else 700.0
     z = np.concatenate([np.linspace(-top, top, 8001), [0.0]]).astype(dtype)
     z64 = z.astype(np.float64)
@@ -148,7 +148,7 @@ def test_loss_and_dz_ufuncs_keep_every_digit_of_small_values(dtype):
 
 
 def test_loss_and_dz_ufuncs_match_their_definitions_everywhere():
-    from descend.numerics import dloss_dlogit, loss_from_logit
+    from descend.engine.numerics import dloss_dlogit, loss_from_logit
     z = np.concatenate([np.linspace(-40, 40, 8001), [-1e4, -800.0, 800.0, 1e4, 0.0]])
     # max(z, 0) − y z and a − y cancel: allow a few ulp of max(|z|, 1) absolute.
     slack = 4 * np.spacing(np.maximum(np.abs(z), 1.0))

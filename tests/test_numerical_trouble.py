@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import descend
 from conftest import make_problem
-from descend import solver as solver_module
+from descend.optim import solver as solver_module
 
 
 def test_auto_step_is_cut_when_the_loss_rises_and_training_continues(monkeypatch):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import customers_frame
-from descend.preprocess import Preprocessor, _as_categories, _column_transformer
+from descend.data.preprocess import Preprocessor, _as_categories, _column_transformer
 
 
 @pytest.mark.parametrize("impute", [None, "mean", "median", "most_frequent"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import DESCEND_EXE
-from descend.checkpoint import load_checkpoint
+from descend.io.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def test_library_resume_from_a_saved_state_is_bit_for_bit(kw, at, tmp_path):
     import warnings
 
     import descend
-    from descend.checkpoint import save_checkpoint
+    from descend.io.checkpoint import save_checkpoint
     rng = np.random.default_rng(1)
     X = rng.standard_normal((500, 4)) * [1, 10, 0.1, 3] + [0, 5, 0, -2]
     y = (rng.random(500) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)

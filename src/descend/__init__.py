@@ -5,9 +5,15 @@ objective evaluated in one pass over X (:mod:`descend.objective`), update rules
 (:mod:`descend.optim`), the loop (:mod:`descend.solver`) and a scikit-learn
 estimator (:class:`LogisticRegression`).
 """
-from .estimator import LogisticRegression
-from .exceptions import DataError, DescendError, DivergenceError, ModelFileError, UsageError
-from .lesson import step
+from descend.estimator import LogisticRegression
+from descend.exceptions import (
+           DataError,
+           DescendError,
+           DivergenceError,
+           ModelFileError,
+           UsageError,
+)
+from descend.lesson.step import step
 
 __version__ = "0.1.0"
 __all__ = ["LogisticRegression", "step", "DescendError", "DataError", "UsageError",

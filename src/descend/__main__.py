@@ -1,4 +1,4 @@
 """``python -m descend`` runs the command line."""
-from .cli import main
+from descend.cli.main import main
 
 main()

@@ -11,13 +11,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
-from .exceptions import warn_not_converged
-from .numerics import sigmoid
-from .objective import Objective
-from .optim import RULES
-from .solver import Solver
+from descend.engine.numerics import sigmoid
+from descend.engine.objective import Objective
+from descend.exceptions import warn_not_converged
+from descend.optim.rules import RULES
+from descend.optim.solver import Solver
 
 SOLVERS = ("auto",) + tuple(RULES)
 PRECONDITIONERS = ("auto", "none", "diagonal", "full")
@@ -294,7 +298,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
-        from .numerics import log_sigmoid
+        from descend.engine.numerics import log_sigmoid
         z = self.decision_function(X)
         return np.column_stack([log_sigmoid(-z), log_sigmoid(z)])
 

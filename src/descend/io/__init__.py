@@ -1,1 +1,1 @@
-"""Reading data files and writing every file ``descend`` makes, atomically."""
+"""Files written whole or not at all, and checkpoints of a solver run."""

@@ -1,1 +1,1 @@
-"""Plots and graph pictures (matplotlib with the Agg backend, Graphviz)."""
+"""Pictures: plots (matplotlib), the computation graph (Graphviz) and the HTML report."""

@@ -6,7 +6,6 @@ Graphviz draws it; without Graphviz's ``dot`` a text rendering stands in.
 """
 import shutil
 
-
 MAX_FEATURES_DRAWN = 8
 
 

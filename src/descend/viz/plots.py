@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from ..io.atomic import atomic_path  # noqa: E402
+from descend.io.atomic import atomic_path  # noqa: E402
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
@@ -24,7 +24,7 @@ def save_figure(fig, path):
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         plt.close(fig)
-        from ..exceptions import UsageError
+        from descend.exceptions import UsageError
         raise UsageError(f"{path}: plots are written as .png, .svg or .pdf")
     try:
         with atomic_path(path) as tmp:

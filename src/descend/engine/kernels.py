@@ -24,9 +24,9 @@ the epoch close to the time of reading X from memory:
 import numba
 import numpy as np
 
-from . import intrinsics, numerics
-from .intrinsics import prefetch, sources_digest
-from .numerics import dloss_dlogit_scalar, loss_from_logit_scalar
+from descend.engine import intrinsics, numerics
+from descend.engine.intrinsics import prefetch, sources_digest
+from descend.engine.numerics import dloss_dlogit_scalar, loss_from_logit_scalar
 
 #: Rows per chunk: 32 rows of 100 float64 features (25 KiB) stay in the
 #: first-level cache between the forward and the backward pass. Each chunk's

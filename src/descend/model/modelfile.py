@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 
-from .. import __version__
-from ..exceptions import ModelFileError
-from ..model import TableModel
-from ..preprocess import Preprocessor
-from .atomic import write_text
+from descend import __version__
+from descend.data.preprocess import Preprocessor
+from descend.exceptions import ModelFileError
+from descend.io.atomic import write_text
+from descend.model.table_model import TableModel
 
 FORMAT = "descend-model"
 FORMAT_VERSION = 1

@@ -13,10 +13,10 @@ from sklearn import metrics
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from .estimator import LogisticRegression
-from .exceptions import DataError, UsageError
-from .numerics import sigmoid
-from .preprocess import Preprocessor, missing_values_error
+from descend.data.preprocess import Preprocessor, missing_values_error
+from descend.engine.numerics import sigmoid
+from descend.estimator import LogisticRegression
+from descend.exceptions import DataError, UsageError
 
 
 def label_strings(values):
@@ -146,7 +146,7 @@ class TrainOptions:
 
 def select_features(frame, options, path=""):
     """The feature columns: --features, else all but the target and --drop."""
-    from .io.tables import require_column
+    from descend.data.tables import require_column
     require_column(frame, options.target, path)
     for name in (options.features or []) + (options.drop or []):
         require_column(frame, name, path, what="column")

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .graph import fused_graph, unfused_graph
-from .optim import GradientDescent
+from descend.engine.graph import fused_graph, unfused_graph
+from descend.optim.rules import GradientDescent
 
 
 @dataclass(frozen=True)

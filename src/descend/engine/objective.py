@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .graph import fused_graph
-from .kernels import fused_rows
+from descend.engine.graph import fused_graph
+from descend.engine.kernels import fused_rows
 
 #: Bytes of X per block: half of this machine's 2 MiB per-core L2 cache, so a
 #: block read for z = X_b w is still in cache when X_bᵀ dz needs it.
@@ -38,7 +38,7 @@ def default_threads():
 
 def raise_magnitude_error(X):
     """Values whose squares overflow float64 make every curvature infinite."""
-    from .exceptions import DataError
+    from descend.exceptions import DataError
     big = float(np.max(np.abs(X)))
     column = int(np.argmax(np.max(np.abs(X), axis=0)))
     raise DataError(f"X has values as large as {big:.3g} (column {column}): their squares "

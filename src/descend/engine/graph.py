@@ -7,7 +7,7 @@ example.
 """
 import numpy as np
 
-from .numerics import dloss_dlogit, loss_from_logit, sigmoid
+from descend.engine.numerics import dloss_dlogit, loss_from_logit, sigmoid
 
 
 class Node:

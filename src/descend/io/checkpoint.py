@@ -13,12 +13,11 @@ import json
 import signal
 from pathlib import Path
 
-import click
 import numpy as np
 
-from .exceptions import DescendError, ModelFileError, UsageError
-from .io.atomic import write_text
-from .solver import SolverState
+from descend.exceptions import DescendError, ModelFileError, UsageError
+from descend.io.atomic import write_text
+from descend.optim.solver import SolverState
 
 FORMAT = "descend-checkpoint"
 FORMAT_VERSION = 1
@@ -142,42 +141,3 @@ class Checkpointer:
                 f"resume with: {self.meta['resume_command']}", 128 + self.signal)
         if state.iteration % self.every == 0 or state.converged:
             save_checkpoint(self.folder, state, self.meta)
-
-
-def checkpointed_training(data, target, model_path, options):
-    """``descend train`` with --checkpoint and/or --resume."""
-    from .commands import Progress, finish_training, train_options_from
-    from .io.tables import read_table
-    from .model import TrainOptions, train_table
-    folder = options["resume"] or options["checkpoint"]
-    state = None
-    if options["resume"]:
-        state, meta = load_checkpoint(options["resume"])
-        if meta["target"] != target:
-            raise UsageError(f"the checkpoint was made with --target {meta['target']!r}, "
-                             f"not {target!r}")
-        if fingerprint(data) != meta["data_sha256"]:
-            raise UsageError(f"{data} is not the file the checkpoint was made on; give the "
-                             "same data file to --resume")
-        train_options = TrainOptions(**meta["train_options"])
-        if options["checkpoint"]:
-            folder = options["checkpoint"]
-    else:
-        train_options = train_options_from(target, options)
-    meta = {"target": target, "data_sha256": fingerprint(data),
-            "train_options": dataclasses.asdict(train_options),
-            "resume_command": f"descend train {data} --target {target} --resume {folder}"
-                              + (f" -o {model_path}" if model_path else "")}
-    frame = read_table(data)
-    progress = Progress(train_options.estimator.get("max_iter", 1000), options["quiet"])
-    checkpointer = Checkpointer(folder, meta, options["checkpoint_every"], then=progress)
-    try:
-        with checkpointer:
-            model, *_ = train_table(frame, train_options, callback=checkpointer,
-                                    path=str(data), solver_state=state)
-    except TrainingInterrupted as exc:
-        progress.close()
-        click.echo(f"descend: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    progress.close()
-    finish_training(model, model_path, options)

@@ -12,8 +12,8 @@ from numba import literal_unroll, types
 from numba.extending import overload
 from scipy.special import expit
 
-from . import intrinsics
-from .intrinsics import power_of_two, sources_digest
+from descend.engine import intrinsics
+from descend.engine.intrinsics import power_of_two, sources_digest
 
 
 def sigmoid(z):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import DataError, UsageError
+from descend.exceptions import DataError, UsageError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -163,7 +163,7 @@ def require_column(frame, name, path, what="target column"):
 
 def write_table(frame, path):
     """Write a DataFrame to CSV or Parquet (by extension), atomically."""
-    from .atomic import atomic_path
+    from descend.io.atomic import atomic_path
     kind = table_format(path)
     with atomic_path(path) as tmp:
         if kind == "parquet":

@@ -7,13 +7,13 @@ import html
 
 import numpy as np
 
-from . import console
-from .io.modelfile import load_model
-from .io.tables import read_table, require_column
-from .lesson import step as lesson_step
-from .model import encode_target
-from .numerics import sigmoid
-from .viz import graphdraw, plots
+from descend.data.tables import read_table, require_column
+from descend.engine.numerics import sigmoid
+from descend.lesson.step import step as lesson_step
+from descend.lesson.text import lesson_text
+from descend.model.modelfile import load_model
+from descend.model.table_model import encode_target
+from descend.viz import graphdraw, plots
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
@@ -87,7 +87,7 @@ def build_report(model_path, data_path, target, row, alpha):
     y = encode_target(frame[target], model.classes, str(data_path))
     X = model.preprocessor.transform(frame, str(data_path))
     proba = sigmoid(model.decision(X))
-    from .model import classification_metrics
+    from descend.model.table_model import classification_metrics
     scores = classification_metrics(y, proba)
     row = min(max(row, 0), len(frame) - 1)
     names = model.preprocessor.feature_names
@@ -106,7 +106,7 @@ def build_report(model_path, data_path, target, row, alpha):
         f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
         _boundary_html(model, frame, y),
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
-        f"<pre>{html.escape(console.lesson_text(example, names, top=10))}</pre></section>",
+        f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
     ]
     from pathlib import Path
     title = f"descend report — {html.escape(Path(model_path).name)} on " \

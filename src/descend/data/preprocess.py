@@ -14,7 +14,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .exceptions import DataError
+from descend.exceptions import DataError
 
 
 def split_columns(frame, path=""):

@@ -6,10 +6,10 @@ examples and draws the boundary w₁x₁ + w₂x₂ + b = 0 as it moves.
 """
 import numpy as np
 
-from . import console
-from .estimator import LogisticRegression
-from .lesson import step
-from .objective import Objective
+from descend.engine.objective import Objective
+from descend.estimator import LogisticRegression
+from descend.lesson.step import step
+from descend.lesson.text import lesson_text
 
 ALPHA = 0.5
 SNAPSHOTS = (1, 5, 20, 100)
@@ -29,11 +29,11 @@ def lesson_walkthrough(out_dir, echo=print):
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from .viz.plots import boundary_figure, save_figure
+    from descend.viz.plots import boundary_figure, save_figure
     X, y = lesson_data()
     echo(f"The lesson with two features and {len(y)} examples; w = (0, 0), b = 0, α = {ALPHA}.\n")
     echo(f"One cycle on example 1: x = ({X[0, 0]:.4g}, {X[0, 1]:.4g}), y = {y[0]}\n")
-    echo(console.lesson_text(step(X[0], int(y[0]), np.zeros(2), 0.0, ALPHA)))
+    echo(lesson_text(step(X[0], int(y[0]), np.zeros(2), 0.0, ALPHA)))
     echo(f"\nNow the same update averaged over all {len(y)} examples "
          "(dw = Xᵀ(a − y)/m, db = mean(a − y)), repeated:")
     lines, w, b = [], np.zeros(2), 0.0

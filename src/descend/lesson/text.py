@@ -1,57 +1,7 @@
-"""Text the command line prints: summaries, metrics, the lesson's table.
+"""The lesson's table and its three parts as text, for one example.
 
-Formatting only: every number arrives computed by the library.
+Formatting only: every number arrives computed by :func:`descend.step`.
 """
-
-
-def _fmt(value):
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def metrics_lines(name, m):
-    return [f"  {name:<11} log-loss {m['log_loss']:.5f}  accuracy {m['accuracy']:.4f}  "
-            f"ROC AUC {m['roc_auc']:.4f}  ({m['rows']} rows)"]
-
-
-def train_summary(report, model_path=None):
-    """The end-of-training summary, a few lines."""
-    lines = [
-        f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
-        f"{report['features_out']} features"
-        + (f" ({report['dropped_missing']} rows with missing values dropped)"
-           if report.get("dropped_missing") else ""),
-        f"  positive class {report['positive']!r} (negative {report['negative']!r})",
-        f"  {report['iterations']} iterations, "
-        + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
-        + f", {report['seconds']:.2f} s",
-    ]
-    lines += metrics_lines("training", report["train"])
-    if "validation" in report:
-        lines += metrics_lines("validation", report["validation"])
-    if model_path:
-        lines.append(f"  model written to {model_path}")
-    return "\n".join(lines)
-
-
-def evaluation_report(m, classes):
-    """Metrics and the confusion matrix of ``descend evaluate``."""
-    (tn, fp), (fn, tp) = m["confusion_matrix"]
-    neg, pos = classes
-    width = max(len(neg), len(pos), 8)
-    return "\n".join([
-        f"rows       {m['rows']}",
-        f"log-loss   {m['log_loss']:.6f}",
-        f"accuracy   {m['accuracy']:.4f}",
-        f"precision  {m['precision']:.4f}",
-        f"recall     {m['recall']:.4f}",
-        f"ROC AUC    {m['roc_auc']:.4f}",
-        "confusion matrix (rows: true, columns: predicted)",
-        f"  {'':<{width}}  {neg:>{width}}  {pos:>{width}}",
-        f"  {neg:<{width}}  {tn:>{width}}  {fp:>{width}}",
-        f"  {pos:<{width}}  {fn:>{width}}  {tp:>{width}}",
-    ])
 
 
 def _num(v):

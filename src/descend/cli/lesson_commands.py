@@ -5,9 +5,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import console
-from .exceptions import DataError, UsageError
-from .lesson import step as lesson_step
+from descend.exceptions import DataError, UsageError
+from descend.lesson.step import step as lesson_step
+from descend.lesson.text import lesson_text
 
 
 def _floats(text, option):
@@ -19,9 +19,9 @@ def _floats(text, option):
 
 def example_from_model(model_path, data_path, row):
     """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
-    from .io.modelfile import load_model
-    from .io.tables import read_table
-    from .model import encode_target
+    from descend.data.tables import read_table
+    from descend.model.modelfile import load_model
+    from descend.model.table_model import encode_target
     model = load_model(model_path)
     frame = read_table(data_path)
     if not 0 <= row < len(frame):
@@ -87,14 +87,14 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
             payload["feature_names"] = names
         click.echo(json.dumps(payload, indent=1))
         return
-    click.echo(console.lesson_text(result, names, top=None if show_all else 10))
+    click.echo(lesson_text(result, names, top=None if show_all else 10))
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
 
 
 def _write_graph(result, names, path):
-    from .io.atomic import write_bytes, write_text
-    from .viz import graphdraw
+    from descend.io.atomic import write_bytes, write_text
+    from descend.viz import graphdraw
     if path.suffix.lower() == ".dot":
         write_text(path, graphdraw.to_dot(result, names).source)
         return
@@ -122,8 +122,8 @@ def report(model_path, data_path, target, output, row, alpha):
     """
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output {output}: use a file ending in .html")
-    from .report import build_report
-    from .io.atomic import write_text
+    from descend.io.atomic import write_text
+    from descend.viz.report import build_report
     html = build_report(model_path, data_path, target, row, alpha)
     write_text(output, html)
     click.echo(f"report written to {output}")

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .exceptions import DivergenceError
-from .optim import make_rule
-from .precondition import MAX_FULL_PARAMS, CurvatureBound, make_preconditioner
+from descend.exceptions import DivergenceError
+from descend.optim.precondition import (
+    MAX_FULL_PARAMS,
+    CurvatureBound,
+    make_preconditioner,
+)
+from descend.optim.rules import make_rule
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
 RISE_FACTOR = 10.0

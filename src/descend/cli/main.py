@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .exceptions import DataError, DescendError, UsageError
-from .optim import RULES
+from descend.exceptions import DataError, DescendError, UsageError
+from descend.optim.rules import RULES
 
 SOLVER_CHOICES = ["auto", *RULES]
 
@@ -85,7 +85,7 @@ def train(data, target, model_path, **options):
       descend train customers.csv --target churned --positive yes \\
           --drop customer_id --validation 0.2 -o churn.json --plot loss.png
     """
-    from .commands import run_train
+    from descend.cli.training import run_train
     run_train(data, target, model_path, options)
 
 
@@ -101,7 +101,7 @@ def predict(model, data, output):
     Example:
       descend predict churn.json new_customers.csv -o predictions.csv
     """
-    from .commands import run_predict
+    from descend.cli.commands import run_predict
     run_predict(model, data, output)
 
 
@@ -118,7 +118,7 @@ def evaluate(model, data, target, plot_path):
     Example:
       descend evaluate churn.json test.csv --target churned --plot roc.png
     """
-    from .commands import run_evaluate
+    from descend.cli.commands import run_evaluate
     run_evaluate(model, data, target, plot_path)
 
 
@@ -135,12 +135,12 @@ def demo(out_dir, lesson, quiet):
       descend demo               # the whole job on bundled data
       descend demo --lesson      # two features, the lesson step by step
     """
-    from .commands import run_demo, run_lesson_demo
+    from descend.cli.commands import run_demo, run_lesson_demo
     (run_lesson_demo if lesson else run_demo)(out_dir, quiet)
 
 
 def _register_lesson_commands():
-    from .lesson_cli import explain, report
+    from descend.cli.lesson_commands import explain, report
     cli.add_command(explain)
     cli.add_command(report)
 

@@ -1,0 +1,98 @@
+"""What predict, evaluate and demo do, between parsing (main.py) and the library.
+
+Each function reads its inputs, checks everything that can be checked before
+writing, runs the library, then writes all of its files together
+(:class:`~descend.io.atomic.AtomicBatch`).
+"""
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from descend.cli import console
+from descend.cli.console import Progress
+from descend.data.tables import read_table, require_column, table_format, write_table
+from descend.exceptions import UsageError
+from descend.lesson.text import lesson_text
+from descend.model.modelfile import load_model
+from descend.model.table_model import TrainOptions, classification_metrics, train_table
+
+
+def check_suffix(path, allowed, option):
+    """A UsageError unless ``path`` (when given) ends in one of ``allowed``."""
+    if path is not None and Path(path).suffix.lower() not in allowed:
+        raise UsageError(f"{option} {path}: use a file ending in {' or '.join(allowed)}")
+
+
+def run_predict(model_path, data, output):
+    if output is not None:
+        table_format(output)
+    model = load_model(model_path)
+    frame = read_table(data)
+    predictions = model.predict_frame(frame, str(data))
+    result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
+    skipped = int(predictions["predicted"].isna().sum())
+    if skipped:
+        click.echo(f"descend: warning: {skipped} rows have missing feature values and no "
+                   "prediction (the model was trained without --impute)", err=True)
+    if output is None:
+        result.to_csv(sys.stdout, index=False)
+        return
+    write_table(result, output)
+    click.echo(f"descend: {len(result)} predictions written to {output}", err=True)
+
+
+def run_evaluate(model_path, data, target, plot_path):
+    check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
+    model = load_model(model_path)
+    frame = read_table(data)
+    target = target or model.target
+    require_column(frame, target, str(data))
+    model.target = target
+    y, proba = model.labels_and_probabilities(frame, str(data))
+    scores = classification_metrics(y, proba)
+    if plot_path:
+        from descend.viz.plots import roc_figure, save_figure
+        save_figure(roc_figure(y, proba, scores["roc_auc"]), plot_path)
+    click.echo(console.evaluation_report(scores, model.classes))
+    if plot_path:
+        click.echo(f"ROC curve written to {plot_path}")
+
+
+def breast_cancer_frame():
+    """scikit-learn's bundled breast-cancer data with text labels, no network."""
+    from sklearn.datasets import load_breast_cancer
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.copy()
+    frame["diagnosis"] = np.where(bunch.target == 1, "benign", "malignant")
+    return frame.drop(columns="target")
+
+
+def run_demo(out_dir, quiet):
+    from descend.lesson.step import step
+    from descend.viz.plots import loss_curve, save_figure
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = breast_cancer_frame()
+    click.echo("descend demo: breast-cancer data bundled with scikit-learn "
+               f"({len(frame)} rows, {frame.shape[1] - 1} features), target 'diagnosis', "
+               "positive class 'malignant', 20% held out")
+    options = TrainOptions(target="diagnosis", positive="malignant", validation=0.2, seed=0)
+    progress = Progress(1000, quiet)
+    try:
+        model, clf, X, y = train_table(frame, options, callback=progress)
+    finally:
+        progress.close()
+    click.echo(console.train_summary(model.summary))
+    example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=0.1)
+    click.echo("\nThe lesson on training example 0, at the trained w and b (α = 0.1):")
+    click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))
+    path = out_dir / "loss.png"
+    save_figure(loss_curve(model.history, "Breast cancer: training loss"), path)
+    click.echo(f"\nloss curve written to {path}")
+
+
+def run_lesson_demo(out_dir, quiet):
+    from descend.lesson.walkthrough import lesson_walkthrough
+    lesson_walkthrough(out_dir, echo=click.echo)

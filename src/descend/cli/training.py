@@ -1,0 +1,114 @@
+"""``descend train`` with checkpoints: start or resume a run, save as it goes."""
+import dataclasses
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from descend.cli import console
+from descend.cli.commands import check_suffix
+from descend.cli.console import Progress
+from descend.data.tables import read_table
+from descend.exceptions import UsageError
+from descend.io.atomic import AtomicBatch
+from descend.io.checkpoint import (
+    Checkpointer,
+    TrainingInterrupted,
+    fingerprint,
+    load_checkpoint,
+)
+from descend.model.modelfile import save_model
+from descend.model.table_model import TrainOptions, train_table
+
+
+def estimator_options(options):
+    """The estimator's keyword arguments from the command-line options."""
+    return {"C": options["C"], "solver": options["solver"],
+            "learning_rate": options["learning_rate"], "batch_size": options["batch_size"],
+            "max_iter": options["max_iter"], "tol": options["tol"],
+            "class_weight": options["class_weight"], "random_state": options["seed"]}
+
+
+def train_options_from(target, options):
+    """The library's :class:`TrainOptions` from the command-line options."""
+    return TrainOptions(
+        target=target, features=options["features"], drop=options["drop"],
+        positive=options["positive"], drop_missing=options["drop_missing"],
+        impute=options["impute"], validation=options["validation"], seed=options["seed"],
+        estimator=estimator_options(options))
+
+
+def run_train(data, target, model_path, options):
+    check_suffix(options["plot_path"], (".png", ".svg", ".pdf"), "--plot")
+    check_suffix(options["history_path"], (".csv",), "--history")
+    if options["validation"] is not None and not 0 < options["validation"] < 1:
+        raise UsageError("--validation must be a fraction between 0 and 1, e.g. 0.2")
+    if options["checkpoint"] or options["resume"]:
+        from descend.cli.training import checkpointed_training
+        return checkpointed_training(data, target, model_path, options)
+    frame = read_table(data)
+    train_options = train_options_from(target, options)
+    progress = Progress(options["max_iter"], options["quiet"])
+    try:
+        model, *_ = train_table(frame, train_options, callback=progress, path=str(data))
+    finally:
+        progress.close()
+    finish_training(model, model_path, options)
+
+
+def finish_training(model, model_path, options):
+    """Write the model, history and plot together, then print the summary."""
+    with AtomicBatch() as batch:
+        if options["history_path"]:
+            pd.DataFrame(model.history).to_csv(batch.reserve(options["history_path"]), index=False)
+        if options["plot_path"]:
+            from descend.viz.plots import loss_curve
+            fig = loss_curve(model.history)
+            fig.savefig(batch.reserve(options["plot_path"]),
+                        format=Path(options["plot_path"]).suffix[1:].lower(), dpi=110)
+        if model_path:
+            save_model(model, batch.reserve(model_path))
+        batch.commit()
+    for message in model.summary.get("warnings", []):
+        click.echo(f"descend: warning: {message}", err=True)
+    click.echo(console.train_summary(model.summary, model_path))
+    if options["history_path"]:
+        click.echo(f"  history written to {options['history_path']}")
+    if options["plot_path"]:
+        click.echo(f"  loss curve written to {options['plot_path']}")
+
+
+def checkpointed_training(data, target, model_path, options):
+    """``descend train`` with --checkpoint and/or --resume."""
+    folder = options["resume"] or options["checkpoint"]
+    state = None
+    if options["resume"]:
+        state, meta = load_checkpoint(options["resume"])
+        if meta["target"] != target:
+            raise UsageError(f"the checkpoint was made with --target {meta['target']!r}, "
+                             f"not {target!r}")
+        if fingerprint(data) != meta["data_sha256"]:
+            raise UsageError(f"{data} is not the file the checkpoint was made on; give the "
+                             "same data file to --resume")
+        train_options = TrainOptions(**meta["train_options"])
+        if options["checkpoint"]:
+            folder = options["checkpoint"]
+    else:
+        train_options = train_options_from(target, options)
+    meta = {"target": target, "data_sha256": fingerprint(data),
+            "train_options": dataclasses.asdict(train_options),
+            "resume_command": f"descend train {data} --target {target} --resume {folder}"
+                              + (f" -o {model_path}" if model_path else "")}
+    frame = read_table(data)
+    progress = Progress(train_options.estimator.get("max_iter", 1000), options["quiet"])
+    checkpointer = Checkpointer(folder, meta, options["checkpoint_every"], then=progress)
+    try:
+        with checkpointer:
+            model, *_ = train_table(frame, train_options, callback=checkpointer,
+                                    path=str(data), solver_state=state)
+    except TrainingInterrupted as exc:
+        progress.close()
+        click.echo(f"descend: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    progress.close()
+    finish_training(model, model_path, options)

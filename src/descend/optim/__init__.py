@@ -1,0 +1,2 @@
+"""Optimisation: update rules, preconditioners (changes of variables) and the
+solver loop, which knows the objective only through its interface."""
