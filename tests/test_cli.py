@@ -128,7 +128,7 @@ def test_progress_bar_shows_the_loss_on_a_terminal(customers, monkeypatch):
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
     bar = Progress(10, quiet=False)
-    state = SolverState(theta=np.zeros(2), rule_state={}, lr=1.0, ref_step=1.0, iteration=3,
+    state = SolverState(theta=np.zeros(2), rule_state=[], lr=1.0, ref_step=1.0, iteration=3,
                         history=[{"loss": 0.123456}])
     bar(state)
     bar.bar.refresh()

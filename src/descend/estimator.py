@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from descend.engine.numerics import sigmoid
+from descend.engine.numerics import log_sigmoid, sigmoid
 from descend.engine.objective import Objective
 from descend.exceptions import warn_not_converged
 from descend.optim.rules import RULES
@@ -272,15 +272,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if first:
             pre = "diagonal" if self.preconditioner == "auto" else self.preconditioner
             self._partial_solver = self._make_solver(preconditioner=pre)
-            self._partial_solver.prepare(objective)
+            self._partial_precond = self._partial_solver.prepare(objective)
             self._partial_state = self._partial_solver.initial_state(
-                objective, np.zeros(objective.n_params))
-        solver, state = self._partial_solver, self._partial_state
-        state.best_loss, state.best_theta, state.best_grad = np.inf, None, None
-        state.first_loss, state.rises, state.converged = None, 0, False
-        state.last_loss = np.inf
-        solver.max_iter = state.iteration + 1
-        result = solver.run(objective, state=state)
+                objective, self._partial_precond, np.zeros(objective.n_params))
+        state = self._partial_state
+        state.reset_loss_tracking()
+        result = self._partial_solver.run(objective, state=state, precond=self._partial_precond,
+                                          iterations=1)
         self._store(result.theta, state, X.shape[1], X.dtype)
         return self
 
@@ -298,7 +296,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
-        from descend.engine.numerics import log_sigmoid
         z = self.decision_function(X)
         return np.column_stack([log_sigmoid(-z), log_sigmoid(z)])
 

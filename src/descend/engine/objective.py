@@ -7,16 +7,21 @@ X is walked in row blocks small enough to stay in cache, so each block is read
 from memory once and serves both z = X_b w and X_bᵀ dz; threads take
 contiguous row ranges, each BLAS call runs on one core.
 """
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from descend.engine.graph import fused_graph
+from descend.engine.graph import SigmoidLogLoss, fused_graph
 from descend.engine.kernels import fused_rows
+from descend.exceptions import DataError
+from descend.optim.problem import Problem
 
-#: Bytes of X per block: half of this machine's 2 MiB per-core L2 cache, so a
-#: block read for z = X_b w is still in cache when X_bᵀ dz needs it.
+#: Bytes of X per block: half of a 2 MiB per-core second-level cache (common
+#: on current servers), so a block read for z = X_b w is still in cache when
+#: X_bᵀ dz needs it.
 BLOCK_BYTES = 1 << 20
 #: Below this many elements of X a second thread costs more than it saves.
 MIN_PARALLEL_SIZE = 1 << 17
@@ -38,7 +43,6 @@ def default_threads():
 
 def raise_magnitude_error(X):
     """Values whose squares overflow float64 make every curvature infinite."""
-    from descend.exceptions import DataError
     big = float(np.max(np.abs(X)))
     column = int(np.argmax(np.max(np.abs(X), axis=0)))
     raise DataError(f"X has values as large as {big:.3g} (column {column}): their squares "
@@ -46,8 +50,11 @@ def raise_magnitude_error(X):
                     "of ten, take its log, or use StandardScaler)")
 
 
-class Objective:
+class Objective(Problem):
     """Mean weighted log-loss plus L2, evaluated block by block.
+
+    Implements the solver's interface (:class:`~descend.optim.problem.Problem`)
+    for a dense X of two classes.
 
     Parameters
     ----------
@@ -84,6 +91,7 @@ class Objective:
         self.l2 = float(l2)
         self.fit_intercept = fit_intercept
         m, n = X.shape
+        self.n_rows = m
         self.n_features = n
         self.n_params = n + int(fit_intercept)
         self.block_rows = block_rows or max(16, BLOCK_BYTES // max(1, n * X.itemsize))
@@ -92,6 +100,16 @@ class Objective:
         self.n_threads = max(1, min(n_threads, m // self.block_rows + 1))
         self._graph = fused_graph()
         self._no_weights = np.empty(0, dtype=self.dtype)
+
+    @property
+    def has_penalty(self):
+        return self.l2 > 0
+
+    def evaluation_context(self):
+        """Our threads each run BLAS on one core; nested BLAS threads would fight."""
+        if self.n_threads > 1:
+            return threadpool_limits(limits=1, user_api="blas")
+        return contextlib.nullcontext()
 
     # -- parameters ---------------------------------------------------------
     def split(self, theta):
@@ -159,11 +177,6 @@ class Objective:
         grads = self._graph.backward(values)
         return float(values["J"]), grads["w"].astype(np.float64), float(grads["b"])
 
-    def decision(self, theta, X=None):
-        """z = X w + b for every row (of X, default the training X)."""
-        w, b = self.split(theta)
-        return (self.X if X is None else X) @ w + b
-
     # -- curvature ----------------------------------------------------------
     def curvature(self, theta=None):
         """∇²J(θ) = [X 1]ᵀ diag(sᵢ dᵢ) [X 1] / Σs + λ, dᵢ = a(1 − a) at θ.
@@ -195,7 +208,7 @@ class Objective:
         """Σ rᵢxᵢxᵢᵀ, Σ rᵢxᵢ and Σ rᵢ over rows lo:hi with rᵢ = sᵢdᵢ, float64."""
         n = self.n_features
         xtx, xts, ssum = np.zeros((n, n)), np.zeros(n), 0.0
-        node = self._graph.nodes[1]
+        node = SigmoidLogLoss
         # Each block is copied once (√r X_b): smaller blocks keep that copy, the
         # only memory fit needs beyond X, to a sliver of X.
         rows = max(16, self.block_rows // 4)
@@ -235,6 +248,44 @@ class Objective:
             total += Xb.sum(axis=0) if sb is None else sb @ Xb
             square += (Xb * Xb).sum(axis=0) if sb is None else sb @ (Xb * Xb)
         return total, square
+
+    # -- row samples, for step sizes ----------------------------------------
+    def _sample_rows(self, max_rows):
+        """Sorted indices of at most ``max_rows`` rows, the same on every call."""
+        m = self.n_rows
+        if m <= max_rows:
+            return np.arange(m)
+        return np.sort(np.random.default_rng(0).choice(m, max_rows, replace=False))
+
+    def _sample(self, max_rows):
+        rows = self._sample_rows(max_rows)
+        X = np.asarray(self.X[rows], dtype=np.float64)
+        s = np.ones(len(rows)) if self.s is None else self.s[rows].astype(np.float64)
+        return X, s
+
+    def bound_operator(self, max_rows):
+        """v ↦ B̃ v with B̃ = [X̃ 1]ᵀ diag(s̃/4) [X̃ 1] / Σs̃ + λ on a row sample."""
+        X, s = self._sample(max_rows)
+        S, n = s.sum(), self.n_features
+        scale = S / SigmoidLogLoss.max_curvature
+
+        def apply(theta):
+            z = X @ theta[:n] + (theta[n] if self.fit_intercept else 0.0)
+            sz = s * z / scale
+            out = np.empty_like(theta)
+            out[:n] = X.T @ sz + self.l2 * theta[:n]
+            if self.fit_intercept:
+                out[n] = sz.sum()
+            return out
+        return apply
+
+    def largest_row_curvature(self, transform, max_rows):
+        """max over sampled rows of ‖transformᵀ [x, 1]‖² / 4: the bound's
+        curvature of one row's loss in the coordinates θ = transform θ′."""
+        X, _ = self._sample(max_rows)
+        rows = np.column_stack([X, np.ones(len(X))]) if self.fit_intercept else X
+        squares = np.sum((rows @ transform) ** 2, axis=1)
+        return float(np.max(squares)) * SigmoidLogLoss.max_curvature
 
     # -- threads ------------------------------------------------------------
     def _map(self, fn):

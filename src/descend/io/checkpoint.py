@@ -20,7 +20,8 @@ from descend.io.atomic import write_text
 from descend.optim.solver import SolverState
 
 FORMAT = "descend-checkpoint"
-FORMAT_VERSION = 1
+#: 2: the update rule's state is a list, one entry per link of its chain.
+FORMAT_VERSION = 2
 FILE_NAME = "checkpoint.json"
 
 
@@ -55,15 +56,19 @@ def _decode(value):
 
 
 def state_to_dict(state):
+    """The solver state as plain JSON values (arrays tagged with their dtype)."""
     return {f.name: _encode(getattr(state, f.name)) for f in dataclasses.fields(SolverState)}
 
 
 def state_from_dict(data):
+    """The :class:`SolverState` that :func:`state_to_dict` wrote; a ValueError
+    for anything else."""
     names = {f.name for f in dataclasses.fields(SolverState)}
     if not isinstance(data, dict) or set(data) != names:
         raise ValueError("the solver state's fields do not match this descend")
     state = SolverState(**{k: _decode(v) for k, v in data.items()})
-    if not isinstance(state.theta, np.ndarray) or not isinstance(state.iteration, int):
+    if (not isinstance(state.theta, np.ndarray) or not isinstance(state.iteration, int)
+            or not isinstance(state.rule_state, list)):
         raise ValueError("the solver state has the wrong types")
     return state
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from descend.engine.graph import fused_graph, unfused_graph
-from descend.optim.rules import GradientDescent
+from descend.optim.rules import make_rule
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ def step(x, y, w, b, alpha):
     chain = unfused_graph()
     chain_values = chain.forward(**leaves)
     chain_grads = chain.backward(chain_values)
-    theta, _ = GradientDescent().update(np.append(w, b), np.append(grads["w"], grads["b"]),
-                                        {}, alpha)
+    rule, theta = make_rule("gd"), np.append(w, b)
+    theta, _ = rule.step(theta, np.append(grads["w"], grads["b"]), rule.init(theta), alpha)
     return LessonStep(
         x=x, y=float(y), w=w, b=float(b), alpha=float(alpha),
         z=float(values["z"][0]), a=float(chain_values["a"][0]), loss=float(values["L"][0]),

@@ -14,8 +14,8 @@ MAX_FULL_PARAMS = 1024
 RELATIVE_RIDGE = 1e-10
 
 
-class Identity:
-    """T = I: the lesson's plain gradient, in the user's own units."""
+class NoPreconditioner:
+    """Kind "none", T = I: the lesson's plain gradient, in the user's own units."""
 
     name = "none"
 
@@ -29,8 +29,8 @@ class Identity:
         return g
 
 
-class Standardize:
-    """Column standardisation folded into the parameters.
+class DiagonalScaling:
+    """Kind "diagonal": column standardisation folded into the parameters.
 
     z = Σⱼ wⱼ xⱼ + b = Σⱼ w′ⱼ (xⱼ − μⱼ)/σⱼ + b′, so w = w′/σ and
     b = b′ − Σⱼ μⱼ w′ⱼ/σⱼ. Handles scales and offsets at O(n) cost per step.
@@ -73,10 +73,10 @@ class Standardize:
         return out
 
 
-class CurvatureBound:
-    """T = L⁻ᵀ with L Lᵀ = B, a curvature matrix of the objective.
+class FactoredCurvature:
+    """Kind "full": T = L⁻ᵀ with L Lᵀ = B, a curvature matrix of the objective.
 
-    With B the fixed bound (``Objective.curvature()``), B ⪰ ∇²J everywhere, so
+    With B the fixed bound (``objective.curvature()``), B ⪰ ∇²J everywhere, so
     in θ′ the objective has curvature at most 1 in every direction and step 1
     is always safe. With B = ∇²J(θₖ) from a recent point, a step of 1 is a
     Newton step from θₖ's point of view.
@@ -114,10 +114,10 @@ class CurvatureBound:
 def make_preconditioner(kind, objective):
     """Build the preconditioner ``kind`` ("none", "diagonal", "full") for the data."""
     if kind == "none":
-        return Identity()
+        return NoPreconditioner()
     if kind == "full":
-        return CurvatureBound(objective.curvature())
+        return FactoredCurvature(objective.curvature())
     if kind == "diagonal":
         mean, scale = objective.column_moments()
-        return Standardize(mean, scale, objective.fit_intercept)
+        return DiagonalScaling(mean, scale, objective.fit_intercept)
     raise ValueError(f"unknown preconditioner {kind!r}; use 'none', 'diagonal' or 'full'")

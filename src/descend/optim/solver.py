@@ -1,22 +1,17 @@
 """The training loop: iterate, stop, record history, call back.
 
-The solver knows the objective only through ``loss_grad`` and the update rule
-only through ``init``/``update``: it owns step sizes, divergence handling,
-stopping and the resumable :class:`SolverState`.
+The solver knows the objective only through its interface
+(:class:`~descend.optim.problem.Problem`) and the update rule only through
+``init``/``step``: it owns step sizes, divergence handling, stopping and the
+resumable :class:`SolverState`.
 """
-import contextlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from descend.exceptions import DivergenceError
-from descend.optim.precondition import (
-    MAX_FULL_PARAMS,
-    CurvatureBound,
-    make_preconditioner,
-)
+from descend.optim.precondition import MAX_FULL_PARAMS, FactoredCurvature, make_preconditioner
 from descend.optim.rules import make_rule
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
@@ -26,8 +21,6 @@ RISE_FACTOR = 10.0
 MAX_CONSECUTIVE_RISES = 20
 #: Rows used to estimate the curvature for the step size 1/L.
 CURVATURE_SAMPLE_ROWS = 20_000
-#: Default step of Adam in preconditioned coordinates.
-ADAM_STEP = 0.01
 #: Refresh the curvature when an iteration shrinks the stopping measure by
 #: less than this factor (linear convergence slower than this is not worth
 #: keeping when one pass can make the metric exact).
@@ -65,17 +58,26 @@ class SolverState:
     history: list = field(default_factory=list)
     separated: bool = False
 
+    def reset_loss_tracking(self):
+        """Forget the losses seen so far: the next batch of data has its own
+        scale, so neither its rises nor its best point compare with these."""
+        self.best_loss, self.best_theta, self.best_grad = np.inf, None, None
+        self.first_loss, self.rises, self.last_loss = None, 0, np.inf
+        self.converged = False
+
 
 @dataclass
 class SolverResult:
-    """What a run produced: θ in the user's coordinates, and its state."""
+    """What a run produced: θ in the user's coordinates, its state, and the
+    preconditioner it ended with (keep it to continue in the same metric)."""
 
     theta: np.ndarray
     state: SolverState
+    precond: object
 
 
 class Solver:
-    """Gradient-based minimisation of an :class:`~descend.objective.Objective`.
+    """Gradient-based minimisation of an objective (:class:`~descend.optim.problem.Problem`).
 
     Parameters
     ----------
@@ -84,7 +86,8 @@ class Solver:
     learning_rate : float or "auto"
         A float is the lesson's fixed α, applied in the user's own units
         (no preconditioning unless ``preconditioner`` asks for it). "auto" is
-        1/L in preconditioned coordinates, halved whenever the loss rises.
+        1/L in preconditioned coordinates (Adam: its own default step),
+        halved whenever the loss rises.
     preconditioner : {"auto", "none", "diagonal", "full"}
         "auto": "none" for a fixed α; otherwise "full" (the factored curvature
         bound) up to ``MAX_FULL_PARAMS`` parameters with full batches, else
@@ -136,71 +139,42 @@ class Solver:
         return "diagonal"
 
     def prepare(self, objective, state=None):
-        """Build the preconditioner for this objective (a pass over X), or
-        the refreshed one a resumed ``state`` was using."""
-        eps = float(np.finfo(objective.dtype).eps)
-        self.loss_noise = 8 * eps
-        # The gradient of float32 data is only good to ~eps relative, so the
-        # measure ½‖g′‖² cannot fall far below eps² of the loss; 1e3·eps² is
-        # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
-        # of float64's, where 1e5·eps² stopped an iteration early at ~3e-5.
-        self.tol_floor = 1e3 * eps * eps
+        """The preconditioner for this objective (a pass over X), or the
+        refreshed one a resumed ``state`` was using."""
         if state is not None and state.curvature_at is not None:
-            self.precond = CurvatureBound(objective.curvature(state.curvature_at))
-        else:
-            self.precond = make_preconditioner(self.choose_preconditioner(objective), objective)
-        return self.precond
+            return FactoredCurvature(objective.curvature(state.curvature_at))
+        return make_preconditioner(self.choose_preconditioner(objective), objective)
 
-    def initial_state(self, objective, theta0):
+    def initial_state(self, objective, precond, theta0):
         """A fresh state at θ₀ (user coordinates)."""
-        theta = self.precond.to_scaled(np.asarray(theta0, dtype=np.float64))
-        ref_step = self._reference_step(objective)
+        theta = precond.to_scaled(np.asarray(theta0, dtype=np.float64))
+        ref_step = self._reference_step(objective, precond)
         if self.fixed_step:
             lr = float(self.learning_rate)
-        elif self.rule.name == "adam":
-            lr = ADAM_STEP
+        elif self.rule.default_lr is not None:
+            lr = self.rule.default_lr
+        elif self.batch_size is not None:
+            lr = self._minibatch_step(objective, precond, ref_step)
         else:
             lr = ref_step
-            if self.batch_size is not None:
-                lr = self._minibatch_step(objective, ref_step)
         rng = np.random.default_rng(self.random_state)
         return SolverState(theta=theta, rule_state=self.rule.init(theta), lr=lr,
                            ref_step=ref_step, rng_state=rng.bit_generator.state)
 
-    def _reference_step(self, objective):
+    def _reference_step(self, objective, precond):
         """1/L: L the largest curvature of J in preconditioned coordinates."""
-        if self.precond.name == "full":
+        if precond.name == "full":
             return 1.0  # the factored bound makes every curvature ≤ 1
-        if self.fixed_step and self.precond.name == "none":
+        if self.fixed_step and precond.name == "none":
             return float(self.learning_rate)
-        return 1.0 / self._curvature_estimate(objective)
+        return 1.0 / self._curvature_estimate(objective, precond)
 
-    def _sample(self, objective):
-        m = objective.X.shape[0]
-        rows = np.random.default_rng(0).choice(m, CURVATURE_SAMPLE_ROWS, replace=False) \
-            if m > CURVATURE_SAMPLE_ROWS else np.arange(m)
-        return np.sort(rows)
-
-    def _bound_matvec(self, objective, rows):
-        """v′ ↦ Tᵀ B T v′ with B the curvature bound on a row sample."""
-        Xs = np.asarray(objective.X[rows], dtype=np.float64)
-        s = np.ones(len(rows)) if objective.s is None else objective.s[rows].astype(np.float64)
-        S, n = s.sum(), objective.n_features
+    def _curvature_estimate(self, objective, precond, iterations=30):
+        """Power iteration on Tᵀ B̃ T (B̃ the bound on a row sample), 10 % headroom."""
+        bound = objective.bound_operator(CURVATURE_SAMPLE_ROWS)
 
         def matvec(v):
-            theta = self.precond.from_scaled(v)
-            z = Xs @ theta[:n] + (theta[n] if objective.fit_intercept else 0.0)
-            sz = s * z / (4.0 * S)
-            out = np.empty_like(theta)
-            out[:n] = Xs.T @ sz + objective.l2 * theta[:n]
-            if objective.fit_intercept:
-                out[n] = sz.sum()
-            return self.precond.grad_to_scaled(out)
-        return matvec
-
-    def _curvature_estimate(self, objective, iterations=30):
-        """Power iteration on the bound, 10 % headroom for the sample."""
-        matvec = self._bound_matvec(objective, self._sample(objective))
+            return precond.grad_to_scaled(bound(precond.from_scaled(v)))
         v = np.random.default_rng(1).standard_normal(objective.n_params)
         eig = 1.0
         for _ in range(iterations):
@@ -208,112 +182,127 @@ class Solver:
             eig, v = float(np.linalg.norm(u)), u
         return 1.1 * max(eig, 1e-12)
 
-    def _minibatch_step(self, objective, ref_step):
+    def _minibatch_step(self, objective, precond, ref_step):
         """1/(L + (R − L)/b): a batch of b rows is as curved as L plus 1/b of
         the excess of its most curved row (curvature R) over the mean."""
-        rows = self._sample(objective)
-        Xs = np.asarray(objective.X[rows], dtype=np.float64)
-        unit = np.eye(objective.n_params)
-        # Row curvature of the bound in scaled coordinates: ‖Tᵀ[x, 1]‖²/4.
-        T = np.column_stack([self.precond.from_scaled(e) for e in unit])
-        aug = np.column_stack([Xs, np.ones(len(Xs))]) if objective.fit_intercept else Xs
-        R = float(np.max(np.sum((aug @ T) ** 2, axis=1))) / 4.0
+        T = np.column_stack([precond.from_scaled(e) for e in np.eye(objective.n_params)])
+        R = objective.largest_row_curvature(T, CURVATURE_SAMPLE_ROWS)
         L = 1.0 / ref_step
         return 1.0 / (L + max(R - L, 0.0) / self.batch_size)
 
     # -- the loop -----------------------------------------------------------
-    def run(self, objective, theta0=None, state=None):
-        """Minimise from θ₀ (zeros by default) or continue from ``state``."""
-        # Our threads each run BLAS on one core; nested BLAS threads would fight.
-        limit = threadpool_limits(limits=1, user_api="blas") if objective.n_threads > 1 \
-            else contextlib.nullcontext()
-        with limit:
-            return self._run(objective, theta0, state)
+    def run(self, objective, theta0=None, state=None, precond=None, iterations=None):
+        """Minimise from θ₀ (zeros by default) or continue from ``state``.
 
-    def _run(self, objective, theta0, state):
-        if getattr(self, "precond", None) is None:
-            self.prepare(objective, state)
-        if state is None:
-            theta0 = np.zeros(objective.n_params) if theta0 is None else theta0
-            state = self.initial_state(objective, theta0)
-        step = self._full_batch_iteration if self.batch_size is None else self._epoch
+        ``precond`` keeps a metric from an earlier run (built afresh when
+        None); ``iterations`` runs that many more iterations (epochs) in place
+        of ``max_iter`` (``partial_fit``: one epoch per call).
+        """
+        with objective.evaluation_context():
+            run = _Run(self, objective, precond or self.prepare(objective, state))
+            if state is None:
+                theta0 = np.zeros(objective.n_params) if theta0 is None else theta0
+                state = self.initial_state(objective, run.precond, theta0)
+            stop = self.max_iter if iterations is None else state.iteration + iterations
+            run.loop(state, stop)
+        return SolverResult(run.precond.from_scaled(state.theta), state, run.precond)
+
+
+class _Run:
+    """One run of a solver on an objective, in the current metric."""
+
+    def __init__(self, solver, objective, precond):
+        self.solver, self.rule, self.objective, self.precond = \
+            solver, solver.rule, objective, precond
+        eps = float(np.finfo(objective.dtype).eps)
+        self.loss_noise = 8 * eps
+        # The gradient of float32 data is only good to ~eps relative, so the
+        # measure ½‖g′‖² cannot fall far below eps² of the loss; 1e3·eps² is
+        # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
+        # of float64's, where 1e5·eps² stopped an iteration early at ~3e-5.
+        self.tol_floor = 1e3 * eps * eps
+
+    def loop(self, state, stop):
+        step = self.full_batch_iteration if self.solver.batch_size is None else self.epoch
         start = time.perf_counter() - state.elapsed
-        while state.iteration < self.max_iter and not (state.converged or state.separated):
-            step(objective, state)
+        while state.iteration < stop and not (state.converged or state.separated):
+            step(state)
             state.elapsed = time.perf_counter() - start
             state.history[-1]["elapsed"] = state.elapsed
-            if self.callback is not None:
-                self.callback(state)
-        return SolverResult(self.precond.from_scaled(state.theta), state)
+            if self.solver.callback is not None:
+                self.solver.callback(state)
 
-    def _full_batch_iteration(self, objective, state):
-        theta = self.precond.from_scaled(state.theta)
-        loss, grad = objective.loss_grad(theta)
-        g = self.precond.grad_to_scaled(grad)
+    def full_batch_iteration(self, state):
+        precond = self.precond
+        theta = precond.from_scaled(state.theta)
+        loss, grad = self.objective.loss_grad(theta)
+        g = precond.grad_to_scaled(grad)
         state.iteration += 1
-        if self._handle_rise(state, loss, grad, theta):
-            self._record(state, loss, grad, g)
-            state.theta, state.rule_state = self.rule.update(
-                self.precond.to_scaled(state.best_theta),
-                self.precond.grad_to_scaled(state.best_grad), state.rule_state, state.lr)
+        if self.handle_rise(state, loss, grad, theta):
+            self.record(state, loss, grad, g)
+            state.theta, state.rule_state = self.rule.step(
+                precond.to_scaled(state.best_theta), precond.grad_to_scaled(state.best_grad),
+                state.rule_state, state.lr)
             return
-        self._record(state, loss, grad, g)
-        if self._converged(state, loss):
+        self.record(state, loss, grad, g)
+        if self.converged(state, loss):
             return
-        if objective.l2 == 0 and loss < SEPARATED_LOSS:
+        if not self.objective.has_penalty and loss < SEPARATED_LOSS:
             state.separated = True  # the estimator warns; θ separates the classes
             return
-        if self._should_refresh(state):
-            self._refresh(objective, state, theta)
+        if self.should_refresh(state):
+            self.refresh(state, theta)
             g = self.precond.grad_to_scaled(grad)
-        state.theta, state.rule_state = self.rule.update(state.theta, g, state.rule_state, state.lr)
+        state.theta, state.rule_state = self.rule.step(state.theta, g, state.rule_state, state.lr)
 
-    def _converged(self, state, loss):
-        tol = max(self.tol, self.tol_floor)
+    def converged(self, state, loss):
+        tol = max(self.solver.tol, self.tol_floor)
         # The floor: a loss near 0 (one class left by the weights, separable
         # data) would make the relative test unreachable for no useful digit.
         state.converged = bool(state.measure <= tol * max(abs(loss), LOSS_FLOOR))
         return state.converged
 
-    def _should_refresh(self, state):
+    def should_refresh(self, state):
         slow = state.measure > REFRESH_RATIO * state.previous_measure
         state.previous_measure = state.measure
         state.since_refresh += 1
-        return (self.refresh_curvature and not self.fixed_step and self.precond.name == "full"
-                and self.rule.name != "adam" and state.since_refresh >= 2 and slow)
+        return (self.solver.refresh_curvature and not self.solver.fixed_step
+                and self.precond.name == "full" and self.rule.default_lr is None
+                and state.since_refresh >= 2 and slow)
 
-    def _refresh(self, objective, state, theta):
+    def refresh(self, state, theta):
         """Make the metric the Hessian at θ; momentum restarts in new coordinates."""
-        self.precond = CurvatureBound(objective.curvature(theta))
+        self.precond = FactoredCurvature(self.objective.curvature(theta))
         state.curvature_at = np.array(theta)
         state.theta = self.precond.to_scaled(theta)
         state.rule_state = self.rule.init(state.theta)
         state.lr, state.ref_step, state.since_refresh = 1.0, 1.0, 0
         state.previous_measure = np.inf
 
-    def _epoch(self, objective, state):
+    def epoch(self, state):
         """One pass of shuffled mini-batch updates, then one full evaluation."""
+        precond, batch = self.precond, self.solver.batch_size
         rng = np.random.default_rng()
         rng.bit_generator.state = state.rng_state
-        m = objective.X.shape[0]
+        m = self.objective.n_rows
         order = rng.permutation(m)
         state.rng_state = rng.bit_generator.state
-        lr = state.lr if self.fixed_step else state.lr / np.sqrt(state.iteration + 1)
-        for start in range(0, m, self.batch_size):
-            rows = np.sort(order[start:start + self.batch_size])
-            _, grad = objective.loss_grad(self.precond.from_scaled(state.theta), rows=rows)
-            state.theta, state.rule_state = self.rule.update(
-                state.theta, self.precond.grad_to_scaled(grad), state.rule_state, lr)
-        theta = self.precond.from_scaled(state.theta)
-        loss, grad = objective.loss_grad(theta)
-        g = self.precond.grad_to_scaled(grad)
+        lr = state.lr if self.solver.fixed_step else state.lr / np.sqrt(state.iteration + 1)
+        for start in range(0, m, batch):
+            rows = np.sort(order[start:start + batch])
+            _, grad = self.objective.loss_grad(precond.from_scaled(state.theta), rows=rows)
+            state.theta, state.rule_state = self.rule.step(
+                state.theta, precond.grad_to_scaled(grad), state.rule_state, lr)
+        theta = precond.from_scaled(state.theta)
+        loss, grad = self.objective.loss_grad(theta)
+        g = precond.grad_to_scaled(grad)
         state.iteration += 1
-        if self._handle_rise(state, loss, grad, theta):
-            state.theta = self.precond.to_scaled(state.best_theta)
-        self._record(state, loss, grad, g)
-        self._converged(state, loss)
+        if self.handle_rise(state, loss, grad, theta):
+            state.theta = precond.to_scaled(state.best_theta)
+        self.record(state, loss, grad, g)
+        self.converged(state, loss)
 
-    def _handle_rise(self, state, loss, grad, theta):
+    def handle_rise(self, state, loss, grad, theta):
         """Track the best point; on a rise with α = auto, go back to it.
 
         Returns True when the caller must continue from the best point. With a
@@ -330,8 +319,8 @@ class Solver:
             state.best_loss, state.best_theta, state.best_grad = loss, theta, grad
             state.just_reset = False
             return False
-        if self.fixed_step:
-            self._check_divergence(state, loss, finite)
+        if self.solver.fixed_step:
+            self.check_divergence(state, loss, finite)
             return False
         if state.best_theta is None:
             raise DivergenceError("the loss is not finite at the starting point; "
@@ -342,17 +331,17 @@ class Solver:
         state.rule_state = self.rule.init(self.precond.to_scaled(state.best_theta))
         return True
 
-    def _check_divergence(self, state, loss, finite):
+    def check_divergence(self, state, loss, finite):
         J0 = state.first_loss if state.first_loss is not None else np.inf
         if (not finite or loss > J0 + RISE_FACTOR * max(J0, 1.0)
                 or (state.rises >= MAX_CONSECUTIVE_RISES and loss > J0)):
             what = "became non-finite" if not finite else f"rose to {loss:.4g}"
             raise DivergenceError(
                 f"training diverged at iteration {state.iteration}: the loss {what} "
-                f"with learning_rate={self.learning_rate:g}; use a smaller learning "
+                f"with learning_rate={self.solver.learning_rate:g}; use a smaller learning "
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
-    def _record(self, state, loss, grad, g):
+    def record(self, state, loss, grad, g):
         state.measure = 0.5 * float(g @ g) * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
                               "grad_norm": float(np.linalg.norm(grad)),

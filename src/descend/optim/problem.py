@@ -1,0 +1,70 @@
+"""What the solver needs from an objective, and nothing more.
+
+The solver minimises any J(θ) that offers these methods: the dense binary
+objective of :mod:`descend.engine.objective` today; a multinomial loss, a
+sparse, Dask or GPU objective later are new implementations of the same
+interface, and the solver does not change. θ is a float64 vector of
+``n_params`` parameters; when the model has an intercept it is the last one.
+"""
+import contextlib
+
+
+class Problem:
+    """Interface of a smooth objective J(θ), mean over ``n_rows`` rows.
+
+    Subclasses implement :meth:`loss_grad` and :meth:`curvature`; the other
+    methods are needed only by some solver settings and raise
+    ``NotImplementedError`` until a subclass provides them.
+
+    Attributes
+    ----------
+    n_params : int
+        Length of θ.
+    n_rows : int
+        Rows that ``loss_grad(θ, rows=...)`` can select (mini-batches).
+    dtype : numpy dtype
+        Precision in which J is computed: the solver stops no later than
+        the rounding of that precision allows.
+    has_penalty : bool
+        Whether J has a strictly convex penalty (then it has a minimum; without
+        one, separable data leave J without a minimum).
+    fit_intercept : bool
+        Whether θ's last entry is an unpenalised intercept.
+    """
+
+    n_params: int
+    n_rows: int
+    dtype = None
+    has_penalty = True
+    fit_intercept = False
+
+    def loss_grad(self, theta, rows=None):
+        """J(θ) (float) and ∇J(θ) (float64, shape (n_params,)).
+
+        With ``rows`` (sorted indices), the mean is over those rows only, an
+        unbiased estimate of the full J and ∇J (mini-batches).
+        """
+        raise NotImplementedError
+
+    def curvature(self, theta=None):
+        """∇²J(θ), shape (n_params, n_params); with θ None a fixed bound
+        B ⪰ ∇²J(θ) for every θ (majorisation)."""
+        raise NotImplementedError
+
+    def bound_operator(self, max_rows):
+        """v ↦ B̃ v, B̃ the curvature bound over a sample of at most
+        ``max_rows`` rows: for power iteration without an n × n matrix."""
+        raise NotImplementedError
+
+    def largest_row_curvature(self, transform, max_rows):
+        """max over a sample of rows of the bound's curvature of one row's
+        loss in the coordinates θ = ``transform`` @ θ′ (a square matrix)."""
+        raise NotImplementedError
+
+    def column_moments(self):
+        """(mean, standard deviation) of each feature, for diagonal scaling."""
+        raise NotImplementedError
+
+    def evaluation_context(self):
+        """A context held while the solver runs (threads, BLAS limits)."""
+        return contextlib.nullcontext()
