@@ -36,7 +36,7 @@ def reference_objective(X, y, coef, intercept, C=1.0, sample_weight=None):
 @pytest.fixture
 def run_cli(capsys):
     """Run ``descend ARGS`` in this process; return (exit code, stdout, stderr)."""
-    from descend.cli import main
+    from descend.cli.main import main
 
     def run(*args):
         with pytest.raises(SystemExit) as exit_info:

@@ -16,7 +16,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from descend.cli import main
+from descend.cli.main import main
 from descend.exceptions import DescendError, ModelFileError
 from descend.model.modelfile import load_model
 from descend.data.tables import read_table

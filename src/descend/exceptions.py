@@ -5,7 +5,36 @@ from sklearn.exceptions import ConvergenceWarning
 
 
 class DescendError(ValueError):
-    """Base of every error ``descend`` raises about its input."""
+    """Base of every error ``descend`` raises about its input.
+
+    The message may name the options that fix the problem as ``{name}``,
+    with ``name=value`` given as keyword arguments: the library phrases them
+    as Python arguments (``impute='mean'``), the command line as its flags
+    (``--impute mean``), so the library never speaks the CLI's language.
+    A list value offers alternatives; True is a flag; None names the option
+    alone.
+    """
+
+    def __init__(self, message="", **options):
+        self.template, self.options = message, options
+        super().__init__(self.phrase(python_argument))
+
+    def phrase(self, spell):
+        """The message with each option written by ``spell(name, value)``."""
+        text = self.template
+        for name, value in self.options.items():
+            text = text.replace("{" + name + "}", spell(name, value))
+        return text
+
+
+def python_argument(name, value):
+    """An option as a keyword argument: impute='mean' (or 'median')."""
+    if value is None:
+        return name
+    if isinstance(value, list):
+        others = ", ".join(map(repr, value[1:]))
+        return f"{name}={value[0]!r}" + (f" (or {others})" if others else "")
+    return f"{name}={value!r}"
 
 
 class DataError(DescendError):

@@ -13,11 +13,11 @@ import pandas as pd
 
 from descend.cli import console
 from descend.cli.console import Progress
-from descend.data.tables import read_table, require_column, table_format, write_table
+from descend.data.tables import read_table, table_format, write_table
 from descend.exceptions import UsageError
 from descend.lesson.text import lesson_text
-from descend.model.modelfile import load_model
-from descend.model.table_model import TrainOptions, classification_metrics, train_table
+from descend.model.modelfile import load_model, load_model_and_table
+from descend.model.training import TrainOptions, train_table
 
 
 def check_suffix(path, allowed, option):
@@ -46,17 +46,12 @@ def run_predict(model_path, data, output):
 
 def run_evaluate(model_path, data, target, plot_path):
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
-    model = load_model(model_path)
-    frame = read_table(data)
-    target = target or model.target
-    require_column(frame, target, str(data))
-    model.target = target
-    y, proba = model.labels_and_probabilities(frame, str(data))
-    scores = classification_metrics(y, proba)
+    model, frame = load_model_and_table(model_path, data)
+    scores = model.score(frame, target, str(data))
     if plot_path:
         from descend.viz.plots import roc_figure, save_figure
-        save_figure(roc_figure(y, proba, scores["roc_auc"]), plot_path)
-    click.echo(console.evaluation_report(scores, model.classes))
+        save_figure(roc_figure(scores.y, scores.proba, scores.metrics["roc_auc"]), plot_path)
+    click.echo(console.evaluation_report(scores.metrics, model.classes))
     if plot_path:
         click.echo(f"ROC curve written to {plot_path}")
 

@@ -19,20 +19,16 @@ def _floats(text, option):
 
 def example_from_model(model_path, data_path, row):
     """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
-    from descend.data.tables import read_table
-    from descend.model.modelfile import load_model
-    from descend.model.table_model import encode_target
-    model = load_model(model_path)
-    frame = read_table(data_path)
+    from descend.model.modelfile import load_model_and_table
+    model, frame = load_model_and_table(model_path, data_path)
     if not 0 <= row < len(frame):
         raise UsageError(f"--row {row} is outside the file's rows 0..{len(frame) - 1}")
-    one = frame.iloc[[row]]
-    x = model.preprocessor.transform(one, str(data_path))[0]
     if model.target not in frame.columns:
         raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
                         "the true label y of the example")
-    y = int(encode_target(one[model.target], model.classes, str(data_path))[0])
-    return x, y, model.coef, model.intercept, model.preprocessor.feature_names
+    scores = model.score(frame.iloc[[row]], path=str(data_path))
+    return scores.X[0], int(scores.y[0]), model.coef, model.intercept, \
+        model.preprocessor.feature_names
 
 
 def example_inline(x, y, w, b):
@@ -88,6 +84,8 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo(json.dumps(payload, indent=1))
         return
     click.echo(lesson_text(result, names, top=None if show_all else 10))
+    if not show_all and len(result.dw) > 10:
+        click.echo("(--all shows every feature)")
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
 

@@ -159,9 +159,9 @@ def main(argv=None):
             " (see 'descend --help')"
         _fail(exc.format_message().replace("\n", " ") + hint, 2)
     except UsageError as exc:
-        _fail(str(exc), 2)
+        _fail(exc.phrase(command_line_flag), 2)
     except (DataError, DescendError) as exc:
-        _fail(str(exc), 1)
+        _fail(exc.phrase(command_line_flag), 1)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except OSError as exc:
@@ -172,6 +172,16 @@ def main(argv=None):
         _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DESCEND_DEBUG=1 "
               "for the traceback and report it", 3)
     sys.exit(0)
+
+
+def command_line_flag(name, value):
+    """An option named in a library error, as this command's flag: --impute mean."""
+    flag = "--" + name.replace("_", "-")
+    if value is None or value is True:
+        return flag
+    if isinstance(value, list):
+        return f"{flag} {'|'.join(map(str, value))}"
+    return f"{flag} {value}"
 
 
 def _fail(message, code):

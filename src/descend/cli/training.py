@@ -18,7 +18,7 @@ from descend.io.checkpoint import (
     load_checkpoint,
 )
 from descend.model.modelfile import save_model
-from descend.model.table_model import TrainOptions, train_table
+from descend.model.training import TrainOptions, train_table
 
 
 def estimator_options(options):
@@ -41,13 +41,10 @@ def train_options_from(target, options):
 def run_train(data, target, model_path, options):
     check_suffix(options["plot_path"], (".png", ".svg", ".pdf"), "--plot")
     check_suffix(options["history_path"], (".csv",), "--history")
-    if options["validation"] is not None and not 0 < options["validation"] < 1:
-        raise UsageError("--validation must be a fraction between 0 and 1, e.g. 0.2")
+    train_options = train_options_from(target, options)  # checks them before reading
     if options["checkpoint"] or options["resume"]:
-        from descend.cli.training import checkpointed_training
         return checkpointed_training(data, target, model_path, options)
     frame = read_table(data)
-    train_options = train_options_from(target, options)
     progress = Progress(options["max_iter"], options["quiet"])
     try:
         model, *_ = train_table(frame, train_options, callback=progress, path=str(data))

@@ -16,6 +16,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from descend.exceptions import DataError
 
+#: How missing feature values can be filled (text columns: most frequent).
+IMPUTE_STRATEGIES = ["mean", "median", "most_frequent"]
+
 
 def split_columns(frame, path=""):
     """Numeric and categorical column names; mixed columns are an error.
@@ -46,7 +49,7 @@ def _check_not_mixed(col, name, path):
         raise DataError(
             f"{path}: column {name!r} mixes numbers and text (e.g. {str(bad.iloc[0])!r} "
             f"in data row {row + 1}, {len(bad)} such values); fix those values, "
-            f"or leave the column out with --drop {name}")
+            "or leave the column out with {drop}", drop=name)
 
 
 class Preprocessor:
@@ -188,7 +191,7 @@ def _check_finite(values, columns, path=""):
     if bad.any():
         listing = ", ".join(f"{c!r}: {n}" for c, n in zip(columns, bad) if n)
         raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
-                        "numbers or leave them empty and use --impute")
+                        "numbers or leave them empty and use {impute}", impute=None)
 
 
 def missing_values_error(frame, path=""):
@@ -196,5 +199,6 @@ def missing_values_error(frame, path=""):
     counts = frame.isna().sum()
     counts = counts[counts > 0]
     listing = ", ".join(f"{name!r}: {n}" for name, n in counts.items())
-    return DataError(f"{path}: missing values in {listing}; use --drop-missing to drop "
-                     "those rows or --impute mean|median|most_frequent to fill them")
+    return DataError(f"{path}: missing values in {listing}; use {{drop_missing}} to drop "
+                     "those rows or {impute} to fill them", drop_missing=True,
+                     impute=IMPUTE_STRATEGIES)

@@ -96,7 +96,7 @@ def load_checkpoint(folder):
     path = Path(folder) / FILE_NAME
     if not path.is_file():
         raise UsageError(f"{folder}: no checkpoint here ({FILE_NAME} missing); "
-                         "check the folder given to --resume")
+                         "check the checkpoint folder")
     try:
         data = json.loads(path.read_text("utf-8"))
         if data.get("format") != FORMAT:
@@ -107,7 +107,7 @@ def load_checkpoint(folder):
         return state_from_dict(data["state"]), data["meta"]
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path}: damaged checkpoint ({exc}); start the run again "
-                             "without --resume") from None
+                             "from the beginning") from None
 
 
 class Checkpointer:

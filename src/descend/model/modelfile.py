@@ -10,6 +10,7 @@ import numpy as np
 
 from descend import __version__
 from descend.data.preprocess import Preprocessor
+from descend.data.tables import read_table
 from descend.exceptions import ModelFileError
 from descend.io.atomic import write_text
 from descend.model.table_model import TableModel
@@ -55,6 +56,11 @@ def load_model(path):
         raise ModelFileError(f"{path}: not a descend model file (not valid JSON: corrupt "
                              "or truncated); train the model again") from None
     return model_from_dict(data, path)
+
+
+def load_model_and_table(model_path, data_path):
+    """The model file and the data table a command applies it to."""
+    return load_model(model_path), read_table(data_path)
 
 
 def model_from_dict(data, path=""):

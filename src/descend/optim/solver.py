@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from descend.exceptions import DivergenceError
-from descend.optim.precondition import MAX_FULL_PARAMS, FactoredCurvature, make_preconditioner
+from descend.optim.precondition import (
+    MAX_FULL_PARAMS,
+    FactoredCurvature,
+    make_preconditioner,
+)
 from descend.optim.rules import make_rule
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.

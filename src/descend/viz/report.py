@@ -7,12 +7,9 @@ import html
 
 import numpy as np
 
-from descend.data.tables import read_table, require_column
-from descend.engine.numerics import sigmoid
 from descend.lesson.step import step as lesson_step
 from descend.lesson.text import lesson_text
-from descend.model.modelfile import load_model
-from descend.model.table_model import encode_target
+from descend.model.modelfile import load_model_and_table
 from descend.viz import graphdraw, plots
 
 CSS = """
@@ -80,15 +77,9 @@ def _boundary_html(model, frame, y):
 
 def build_report(model_path, data_path, target, row, alpha):
     """The report page as one HTML string."""
-    model = load_model(model_path)
-    frame = read_table(data_path)
+    model, frame = load_model_and_table(model_path, data_path)
+    X, y, proba, scores = model.score(frame, target, str(data_path))
     target = target or model.target
-    require_column(frame, target, str(data_path))
-    y = encode_target(frame[target], model.classes, str(data_path))
-    X = model.preprocessor.transform(frame, str(data_path))
-    proba = sigmoid(model.decision(X))
-    from descend.model.table_model import classification_metrics
-    scores = classification_metrics(y, proba)
     row = min(max(row, 0), len(frame) - 1)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
