@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from descend.exceptions import DataError
+from descend.io.json_values import floats, strings
 
 #: How missing feature values can be filled (text columns: most frequent).
 IMPUTE_STRATEGIES = ["mean", "median", "most_frequent"]
@@ -150,7 +151,23 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(data["numeric"], data["categorical"])
+        """The preprocessor :meth:`to_dict` wrote, every field checked (a
+        TypeError or ValueError names the first that is wrong)."""
+        num, cat = data["numeric"], data["categorical"]
+        strings(num["columns"]), strings(cat["columns"])
+        n_num = len(num["columns"])
+        floats(num["mean"], n_num), floats(num["scale"], n_num, positive=True)
+        if num["fill"] is not None:
+            floats(num["fill"], n_num)
+        if len(cat["categories"]) != len(cat["columns"]):
+            raise ValueError("one list of categories per categorical column expected")
+        for cats in cat["categories"]:
+            strings(cats)
+        if cat["fill"] is not None:
+            strings(cat["fill"])
+            if len(cat["fill"]) != len(cat["columns"]):
+                raise ValueError("one fill value per categorical column expected")
+        return cls(num, cat)
 
 
 def _as_categories(frame, categorical):

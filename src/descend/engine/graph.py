@@ -1,9 +1,12 @@
 """The lesson's computation graph: nodes with forward and backward side by side.
 
 Forward runs x → z → a → L; backward runs from the loss to dz, then to dw and
-db. Every derivative formula of ``descend`` lives in this module: training
-runs the fused graph block by block, the lesson runs the same nodes on one
-example.
+db. Each node's derivative sits beside its forward formula; the fused node's
+L(z, y) and dz = a − y are the scalar formulas of :mod:`descend.engine.numerics`
+(compiled once, shared with the kernel). The lesson runs these nodes on one
+example; ``Objective(engine="graph")`` runs them block by block; the compiled
+kernel (:mod:`descend.engine.kernels`) runs the same graph row by row and is
+tested equal to it.
 """
 import numpy as np
 

@@ -81,8 +81,8 @@ def _formulas(F):
         s2 = s * s
         q = zero
         # 1/top_odd, ..., 1/3, 1 from the loop counter: the loop is unrolled and
-        # the divisions folded (17 constants read from a tuple were not, and
-        # the kernel's chunk loop then stayed scalar)
+        # the divisions folded (constants read from a tuple in a loop are not
+        # folded, and the kernel's chunk loop would then stay scalar)
         for k in range(top_odd, 0, -2):
             q = q * s2 + one / F(k)
         return two * s * q

@@ -4,7 +4,6 @@ JSON cannot execute anything when loaded, and Python's float repr round-trips
 every float64 exactly, so the file holds the coefficients bit for bit.
 """
 import json
-import math
 
 import numpy as np
 
@@ -13,6 +12,7 @@ from descend.data.preprocess import Preprocessor
 from descend.data.tables import read_table
 from descend.exceptions import ModelFileError
 from descend.io.atomic import write_text
+from descend.io.json_values import floats, strings
 from descend.model.table_model import TableModel
 
 FORMAT = "descend-model"
@@ -85,26 +85,11 @@ def model_from_dict(data, path=""):
 
 
 def _build(data):
-    pre = data["preprocessing"]
-    num, cat = pre["numeric"], pre["categorical"]
-    _strings(num["columns"]), _strings(cat["columns"])
-    n_num = len(num["columns"])
-    _floats(num["mean"], n_num), _floats(num["scale"], n_num, positive=True)
-    if num["fill"] is not None:
-        _floats(num["fill"], n_num)
-    if len(cat["categories"]) != len(cat["columns"]):
-        raise ValueError("one list of categories per categorical column expected")
-    for cats in cat["categories"]:
-        _strings(cats)
-    if cat["fill"] is not None:
-        _strings(cat["fill"])
-        if len(cat["fill"]) != len(cat["columns"]):
-            raise ValueError("one fill value per categorical column expected")
-    preprocessor = Preprocessor(num, cat)
+    preprocessor = Preprocessor.from_dict(data["preprocessing"])
     n_out = len(preprocessor.feature_names)
-    coef = np.array(_floats(data["coef"], n_out), dtype=np.float64)
-    intercept = _floats([data["intercept"]], 1)[0]
-    classes = _strings(data["classes"])
+    coef = np.array(floats(data["coef"], n_out), dtype=np.float64)
+    intercept = floats([data["intercept"]], 1)[0]
+    classes = strings(data["classes"])
     if len(classes) != 2 or classes[0] == classes[1]:
         raise ValueError("two distinct classes expected")
     target = data["target"]
@@ -119,20 +104,3 @@ def _build(data):
         raise TypeError("params and summary must be objects")
     return TableModel(target=target, classes=classes, preprocessor=preprocessor, coef=coef,
                       intercept=intercept, params=params, history=history, summary=summary)
-
-
-def _strings(values):
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise TypeError("a list of strings expected")
-    return values
-
-
-def _floats(values, length, positive=False):
-    if not isinstance(values, list) or len(values) != length:
-        raise ValueError(f"a list of {length} numbers expected")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError("finite numbers expected")
-        if positive and v <= 0:
-            raise ValueError("positive scales expected")
-    return [float(v) for v in values]

@@ -223,7 +223,7 @@ class _Run:
         # The gradient of float32 data is only good to ~eps relative, so the
         # measure ½‖g′‖² cannot fall far below eps² of the loss; 1e3·eps² is
         # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
-        # of float64's, where 1e5·eps² stopped an iteration early at ~3e-5.
+        # of float64's (1e5·eps² would stop an iteration early, at ~3e-5).
         self.tol_floor = 1e3 * eps * eps
 
     def loop(self, state, stop):
