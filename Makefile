@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench system-deps clean
+.PHONY: test demo bench mutants system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# One deliberate bug at a time, then the tests that guard it (docs/testing.md).
+mutants: $(STAMP) system-deps
+	$(BIN)/python tools/mutants.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
