@@ -70,9 +70,14 @@ def test_loaded_model_equals_the_trained_one_bit_for_bit(tmp_path):
     earlier load gave back, which a rounding writer would also reproduce)."""
     from conftest import customers_frame
 
-    from descend.model.table_model import TrainOptions, train_table
-    options = TrainOptions(target="churn", drop=["customer_id"], impute="mean")
-    trained, clf, _, _ = train_table(customers_frame(), options)
+    import descend
+    from descend.data.preprocess import Preprocessor
+    from descend.model import TableModel
+    frame = customers_frame()
+    pre, X = Preprocessor.fit(frame[["age", "income", "plan"]], impute="mean")
+    clf = descend.LogisticRegression().fit(X, frame.churn == "yes")
+    trained = TableModel(target="churn", classes=["no", "yes"], preprocessor=pre,
+                         coef=clf.coef_.ravel(), intercept=float(clf.intercept_[0]))
     path = tmp_path / "m.json"
     save_model(trained, path)
     loaded = load_model(path)

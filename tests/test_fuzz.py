@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from descend.cli import main
-from descend.exceptions import DataError, DescendError, ModelFileError
+from descend.exceptions import DescendError, ModelFileError
 from descend.model.modelfile import load_model
 from descend.data.tables import read_table
+from descend.exceptions import DataError
 
 settings.register_profile("ci", max_examples=60, deadline=10_000,
                           suppress_health_check=[HealthCheck.too_slow])
