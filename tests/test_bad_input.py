@@ -122,9 +122,10 @@ def case(row_id, tmp, run_cli, monkeypatch):
     if row_id == "predict-missing-column":
         return ["predict", model, write(tmp, "p.csv", "a,y\n1,yes\n"), "-o", tmp / "p_out.csv"]
     if row_id == "predict-extra-columns":
-        return ["predict", model, write(tmp, "p.csv", "z,a,b,w\n0,1,2,9\n"), "-o", tmp / "p_out.csv"]
+        return ["predict", model, write(tmp, "p.csv", "z,a,b,w\n0,1,2,9\n7,6,4,8\n0,3,1,7\n"),
+                "-o", tmp / "p_out.csv"]
     if row_id == "predict-reordered":
-        return ["predict", model, write(tmp, "p.csv", "b,a\n2,1\n4,3\n"), "-o", tmp / "p_out.csv"]
+        return ["predict", model, write(tmp, "p.csv", "b,a\n2,1\n4,6\n1,3\n"), "-o", tmp / "p_out.csv"]
     if row_id == "evaluate-unknown-label":
         return ["evaluate", model, write(tmp, "e.csv", "a,b,y\n1,2,yes\n3,4,maybe\n")]
     target = tmp / "bad-model.json"
@@ -162,6 +163,30 @@ def test_every_row_of_the_table_has_a_case_and_every_case_a_row():
 CASE_IDS = list(ROWS)
 
 
+def check_predictions(tmp, model, data, output):
+    """The rows of ``data`` with the label and probability that the estimator,
+    fitted on the standardised training file, gives them by column name."""
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    from descend.model.modelfile import load_model
+    train = pd.read_csv(tmp / "good.csv")
+    scaler = StandardScaler().fit(train[["a", "b"]])
+    clf = descend.LogisticRegression().fit(scaler.transform(train[["a", "b"]]), train.y == "yes")
+    new = pd.read_csv(data)
+    got = pd.read_csv(output)
+    assert list(got.columns) == [*new.columns, "predicted", "probability_yes"]
+    pd.testing.assert_frame_equal(got[new.columns], new)
+    want = clf.predict_proba(scaler.transform(new[["a", "b"]]))[:, 1]
+    np.testing.assert_allclose(got.probability_yes, want, rtol=1e-6)
+    assert list(got.predicted) == ["yes" if p > 0.5 else "no" for p in want]
+    assert {"yes", "no"} <= set(got.predicted)
+    # The model file, loaded, gives the same table.
+    again = load_model(model).predict_frame(new)
+    assert list(again.predicted) == list(got.predicted)
+    np.testing.assert_allclose(again.probability_yes, got.probability_yes, rtol=1e-12)
+
+
 @pytest.mark.parametrize("row_id", CASE_IDS)
 def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -176,7 +201,7 @@ def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
     monkeypatch.undo()
     assert code == int(row["exit"]), err
     if code == 0:
-        assert (tmp_path / "p_out.csv").exists()
+        check_predictions(tmp_path, model=args[1], data=args[2], output=args[4])
         return
     assert row["message"] in err
     assert err.startswith("descend: error: ") and len(err.strip().splitlines()) == 1

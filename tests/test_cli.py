@@ -60,8 +60,15 @@ def test_end_to_end_train_predict_evaluate(run_cli, customers, tmp_path):
     code, _, err = run_cli("predict", model, new_path, "-o", out_path)
     assert code == 0, err
     pred = pd.read_csv(out_path)
-    assert len(pred) == 20 and set(pred.predicted) <= {"yes", "no"}
-    assert pred["probability_yes"].between(0, 1).all()
+    assert list(pred.columns) == [*new.columns, "predicted", "probability_yes"] and len(pred) == 20
+    # The probabilities are the estimator's on the same rows (the unseen
+    # category encodes as all zeros), and each label is the one they choose.
+    X_new = pre.transform(new)
+    np.testing.assert_allclose(pred["probability_yes"], clf.predict_proba(X_new)[:, 1],
+                               rtol=1e-7, atol=1e-12)
+    assert list(pred.predicted) == ["yes" if p > 0.5 else "no" for p in pred["probability_yes"]]
+    assert list(pred.predicted) == ["yes" if p == 1 else "no" for p in clf.predict(X_new)]
+    assert {"yes", "no"} <= set(pred.predicted)  # both labels occur, so a swap shows
     code, out, _ = run_cli("evaluate", model, customers, "--plot", tmp_path / "roc.png")
     assert code == 0
     for word in ("log-loss", "accuracy", "precision", "recall", "ROC AUC", "confusion matrix"):
@@ -134,9 +141,12 @@ def test_progress_bar_shows_the_loss_on_a_terminal(customers, monkeypatch):
     bar.bar.refresh()
     bar.close()
     assert "3/10" in screen.getvalue() and "loss=0.123456" in screen.getvalue()
+    shown = screen.getvalue()
     quiet = Progress(10, quiet=True)
     quiet(state)
+    quiet.bar.refresh()
     quiet.close()
+    assert screen.getvalue() == shown  # quiet: not one character more, even on a terminal
 
 
 def test_model_file_is_json_without_pickle_and_tampering_fails(run_cli, customers, tmp_path):

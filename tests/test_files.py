@@ -1,11 +1,16 @@
 """Atomic files, and no code path that could run code from a user's file."""
 import ast
 import json
+import os
 import pathlib
+import stat
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from descend.exceptions import ModelFileError
 from descend.io import atomic
 from descend.model.modelfile import load_model, save_model
 
@@ -58,6 +63,104 @@ def test_save_model_round_trips_every_bit(run_cli, tmp_path):
     again = tmp_path / "again.json"
     save_model(loaded, again)
     assert json.loads(again.read_text())["coef"] == json.loads(model.read_text())["coef"]
+
+
+def test_loaded_model_equals_the_trained_one_bit_for_bit(tmp_path):
+    """The file keeps every bit of what training computed (not only what an
+    earlier load gave back, which a rounding writer would also reproduce)."""
+    from conftest import customers_frame
+
+    import descend
+    from descend.data.preprocess import Preprocessor
+    from descend.model import TableModel
+    frame = customers_frame()
+    pre, X = Preprocessor.fit(frame[["age", "income", "plan"]], impute="mean")
+    clf = descend.LogisticRegression().fit(X, frame.churn == "yes")
+    trained = TableModel(target="churn", classes=["no", "yes"], preprocessor=pre,
+                         coef=clf.coef_.ravel(), intercept=float(clf.intercept_[0]))
+    path = tmp_path / "m.json"
+    save_model(trained, path)
+    loaded = load_model(path)
+    assert np.array_equal(loaded.coef, clf.coef_.ravel()) and loaded.coef.dtype == np.float64
+    assert np.array_equal(loaded.coef, trained.coef)
+    assert [c.hex() for c in loaded.coef.tolist()] == [c.hex() for c in trained.coef.tolist()]
+    assert loaded.intercept.hex() == float(clf.intercept_[0]).hex()
+    for key in ("mean", "scale", "fill"):
+        got, want = loaded.preprocessor.numeric[key], trained.preprocessor.numeric[key]
+        assert len(want) == 2 and [v.hex() for v in got] == [float(v).hex() for v in want], key
+    assert loaded.preprocessor.categorical == trained.preprocessor.categorical
+    assert (loaded.classes, loaded.target) == (trained.classes, trained.target)
+    frame = customers_frame(80, seed=9)
+    pd.testing.assert_frame_equal(loaded.predict_frame(frame), trained.predict_frame(frame),
+                                  check_exact=True)
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.0, -1.5])
+def test_model_file_with_a_scale_that_is_not_positive_is_refused(run_cli, tmp_path, scale):
+    model, data = train_model(run_cli, tmp_path)
+    saved = json.loads(model.read_text())
+    saved["preprocessing"]["numeric"]["scale"][1] = scale
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(saved))
+    with pytest.raises(ModelFileError, match="damaged.*positive scales"):
+        load_model(bad)
+    code, out, err = run_cli("predict", bad, data, "-o", tmp_path / "p.csv")
+    assert code == 1 and out == ""
+    assert err.startswith("descend: error: ") and "damaged" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p.csv").exists()
+
+
+def _record_fsync_and_replace(monkeypatch):
+    """Calls of os.fsync (by the inode of the file or folder) and os.replace, in order."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        events.append(("fsync", info.st_ino, stat.S_ISDIR(info.st_mode)))
+        return real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs):
+        events.append(("replace", os.stat(src).st_ino, Path(dst)))
+        return real_replace(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def _check_fsynced_before_rename(events, path, folder):
+    """``path``'s data was fsync'ed before it was renamed into place, and the
+    folder after."""
+    inode = path.stat().st_ino
+    renamed = events.index(("replace", inode, path))
+    assert ("fsync", inode, False) in events[:renamed], events
+    assert ("fsync", folder.stat().st_ino, True) in events[renamed:], events
+
+
+def test_write_text_fsyncs_the_file_before_the_rename(tmp_path, monkeypatch):
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    events = _record_fsync_and_replace(monkeypatch)
+    atomic.write_text(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "new"
+    _check_fsynced_before_rename(events, target, tmp_path)
+
+
+def test_atomic_batch_fsyncs_every_file_before_the_first_rename(tmp_path, monkeypatch):
+    targets = [tmp_path / "model.json", tmp_path / "history.csv"]
+    events = _record_fsync_and_replace(monkeypatch)
+    with atomic.AtomicBatch() as batch:
+        for target in targets:
+            batch.reserve(target).write_text(target.name)
+        batch.commit()
+    monkeypatch.undo()
+    assert [t.read_text() for t in targets] == ["model.json", "history.csv"]
+    first_rename = next(i for i, e in enumerate(events) if e[0] == "replace")
+    for target in targets:
+        _check_fsynced_before_rename(events, target, tmp_path)
+        assert ("fsync", target.stat().st_ino, False) in events[:first_rename]
 
 
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}

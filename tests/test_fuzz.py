@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from descend.cli.main import main
 from descend.exceptions import DescendError, ModelFileError
 from descend.model.modelfile import load_model
 from descend.data.tables import read_table
+from descend.exceptions import DataError
 
 settings.register_profile("ci", max_examples=60, deadline=10_000,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -56,6 +57,15 @@ def run_main(args):
     return 0, err.getvalue()
 
 
+def assert_one_line_error(exc, path):
+    """Our error about a file: its own class, one line that names the file."""
+    message = str(exc)
+    assert type(exc) is not DescendError  # a subclass that says what kind of problem
+    assert message.startswith(f"{path}: ") and len(message) > len(f"{path}: ") + 10
+    assert "\n" not in message and "\r" not in message, message
+    assert "Traceback" not in message
+
+
 @given(content=st.one_of(csv_text(), st.binary(max_size=300).map(lambda b: b)))
 def test_hostile_csv_is_read_or_refused_with_our_error(content):
     with tempfile.TemporaryDirectory() as folder:
@@ -63,9 +73,15 @@ def test_hostile_csv_is_read_or_refused_with_our_error(content):
         (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
         try:
             frame = read_table(path)
-            assert isinstance(frame, pd.DataFrame) and len(frame) > 0
-        except DescendError:
-            pass
+        except DescendError as exc:
+            assert isinstance(exc, DataError)
+            assert_one_line_error(exc, path)
+            return
+        assert isinstance(frame, pd.DataFrame) and len(frame) > 0 and frame.shape[1] > 0
+        assert not frame.columns.duplicated().any()
+        assert all(isinstance(c, str) for c in frame.columns)
+        # Never more rows than the file has lines after the header.
+        assert len(frame) <= len(path.read_bytes().splitlines()) - 1
 
 
 @given(content=csv_text())
@@ -80,6 +96,10 @@ def test_hostile_csv_through_train_never_crashes_or_leaves_files(content):
         if code != 0:
             assert err.startswith("descend: error: ") and err.count("\n") == 1
             assert sorted(p.name for p in folder.iterdir()) == ["data.csv"]
+            return
+        model = load_model(folder / "m.json")
+        assert model.target == "y" and len(model.classes) == 2
+        assert np.all(np.isfinite(model.coef)) and np.isfinite(model.intercept)
 
 
 def valid_model():
@@ -122,8 +142,26 @@ def mutated_model(draw):
     return json.dumps(data)
 
 
+def edited_model(path, value):
+    """The valid model file with one field (``path``, a list of keys) set to ``value``."""
+    data = valid_model()
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return json.dumps(data)
+
+
 @given(text=st.one_of(mutated_model(), st.text(max_size=200)),
        cut=st.one_of(st.none(), st.integers(0, 2000)))
+@example(text=json.dumps(valid_model()), cut=None)
+@example(text=edited_model(["coef", 1], float("nan")), cut=None)
+@example(text=edited_model(["intercept"], float("inf")), cut=None)
+@example(text=edited_model(["preprocessing", "numeric", "mean"], [float("-inf")]), cut=None)
+@example(text=edited_model(["preprocessing", "numeric", "scale"], [0.0]), cut=None)
+@example(text=edited_model(["preprocessing", "numeric", "scale"], [-2.0]), cut=None)
+@example(text=edited_model(["classes"], ["yes", "yes"]), cut=None)
+@example(text=edited_model(["coef"], [0.1, -0.2]), cut=None)
 def test_hostile_model_files_load_or_fail_cleanly(text, cut):
     raw = text.encode("utf-8")[:cut] if cut is not None else text.encode("utf-8")
     with tempfile.TemporaryDirectory() as folder:
@@ -131,10 +169,19 @@ def test_hostile_model_files_load_or_fail_cleanly(text, cut):
         path.write_bytes(raw)
         try:
             model = load_model(path)
-        except ModelFileError:
+        except ModelFileError as exc:
+            assert_one_line_error(exc, path)
             return
-        frame = pd.DataFrame({"a": [1.0, 2.0], "c": ["p", "z"], "y": ["no", "yes"]})
+        # Loaded: a model that predicts. Row 3 sits at the mean of the valid file.
+        frame = pd.DataFrame({"a": [1.0, 2.0, 0.5], "c": ["p", "z", "q"], "y": ["no", "yes", "no"]})
         try:
-            model.predict_frame(frame)
-        except DescendError:
-            pass
+            pred = model.predict_frame(frame)
+        except DescendError as exc:  # e.g. its columns are not this table's
+            assert isinstance(exc, DataError) and "\n" not in str(exc)
+            return
+        negative, positive = model.classes
+        assert negative != positive
+        assert list(pred.columns) == ["predicted", f"probability_{positive}"] and len(pred) == 3
+        proba = pred[f"probability_{positive}"].to_numpy()
+        assert np.all(np.isfinite(proba)) and np.all((proba >= 0) & (proba <= 1)), proba
+        assert list(pred.predicted) == [positive if p > 0.5 else negative for p in proba]

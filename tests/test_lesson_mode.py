@@ -1,5 +1,6 @@
 """explain, the graph picture, the HTML report in a real browser, the walk-through."""
 import html
+import html.parser
 import json
 import math
 import re
@@ -32,8 +33,40 @@ def test_explain_json_numbers_are_the_lessons(run_cli):
     want = lesson_by_hand([1.0, 2.0], 1, [0.5, -0.5], 0.1, 0.1)
     for key, value in want.items():
         np.testing.assert_allclose(got[key], value, rtol=1e-13, err_msg=key)
-    # --json round-trips: the same numbers as the library's step, bit for bit.
-    assert got == step([1.0, 2.0], 1, [0.5, -0.5], 0.1, 0.1).to_dict()
+    assert set(got) == set(lesson_with_numpy([1.0, 2.0], 1, [0.5, -0.5], 0.1, 0.1))
+    assert (got["x"], got["y"], got["w"], got["b"], got["alpha"]) == ([1.0, 2.0], 1.0,
+                                                                      [0.5, -0.5], 0.1, 0.1)
+    assert got["dz_chain"] == pytest.approx(got["da"] * want["a"] * (1 - want["a"]), rel=1e-13)
+
+
+def lesson_with_numpy(x, y, w, b, alpha):
+    """The lesson's formulas, one NumPy line each."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    z = w @ x + b
+    a = 1 / (1 + np.exp(-z))
+    da = -y / a + (1 - y) / (1 - a)
+    dz = a - y
+    dw, db = x * dz, dz
+    return {"x": x, "y": y, "w": w, "b": b, "alpha": alpha, "z": z, "a": a,
+            "loss": -(y * np.log(a) + (1 - y) * np.log(1 - a)), "da": da, "dz": dz,
+            "dz_chain": da * a * (1 - a), "dw": dw, "db": db,
+            "w_new": w - alpha * dw, "b_new": b - alpha * db}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("label", [0, 1])
+def test_step_numbers_are_the_formulas_written_with_numpy(seed, label):
+    rng = np.random.default_rng(seed)
+    n = 1 + seed * 2
+    x, w = rng.standard_normal(n) * 2, rng.standard_normal(n)
+    b, alpha = float(rng.standard_normal()), float(rng.uniform(0.01, 1))
+    got = step(x, label, w, b, alpha).to_dict()
+    want = lesson_with_numpy(x, label, w, b, alpha)
+    assert set(got) == set(want)
+    for key, value in want.items():
+        assert np.shape(got[key]) == np.shape(value), key
+        np.testing.assert_allclose(got[key], value, rtol=1e-12, atol=1e-15, err_msg=key)
+    assert got["x"] == x.tolist() and got["w"] == w.tolist() and got["y"] == label
 
 
 def test_explain_text_shows_forward_table_and_update(run_cli):
@@ -145,9 +178,88 @@ def two_feature_model(run_cli, tmp_path):
     return model, data
 
 
+#: Names taken from the user's files, each of which is markup if not escaped.
+SCRIPT_COLUMN, AMP_COLUMN, TARGET = "<script>alert(1)</script>", "x&y", "a<b>&"
+NEGATIVE, POSITIVE = "<b>spam</b>", "ham&eggs"
+MODEL_NAME, DATA_NAME = "<u>m.json", "<i>d&.csv"
+
+
+@pytest.fixture
+def hostile_report(run_cli, tmp_path, monkeypatch):
+    """A report on a file whose names (columns, target, labels, file names) are markup.
+
+    Graphviz is hidden so that the graph is the escaped text fallback: its record
+    labels cannot hold '<' (see the xfail test below)."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 2))
+    y = np.where(X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(120) > 0, NEGATIVE, POSITIVE)
+    data, model, page = tmp_path / DATA_NAME, tmp_path / MODEL_NAME, tmp_path / "hostile.html"
+    pd.DataFrame({SCRIPT_COLUMN: X[:, 0], AMP_COLUMN: X[:, 1], TARGET: y}).to_csv(data, index=False)
+    assert run_cli("train", data, "-t", TARGET, "-o", model, "-q")[0] == 0
+    monkeypatch.setattr("descend.viz.graphdraw.has_dot", lambda: False)
+    code, _, err = run_cli("report", model, data, "-o", page)
+    monkeypatch.undo()
+    assert code == 0, err
+    return page, {"negative": int((y == NEGATIVE).sum()), "positive": int((y == POSITIVE).sum())}
+
+
+class _Page(html.parser.HTMLParser):
+    """Start tags, and the text of the title, of each <p> and of each table cell."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.texts, self._open = [], {"title": [], "p": [], "td": []}, []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag in self.texts:
+            self.texts[tag].append("")
+            self._open.append(tag)
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
+
+    def handle_data(self, data):
+        if self._open:
+            self.texts[self._open[-1]][-1] += data
+
+
+def test_html_report_escapes_every_name_from_the_files(hostile_report):
+    page_path, counts = hostile_report
+    text = page_path.read_text()
+    assert "<script" not in text.lower()
+    page = _Page(text)
+    assert not {"script", "i", "u"} & set(page.tags)
+    assert page.tags.count("b") == 1  # the page's own <b> around the target's name
+    # The names come back, as text, where the page shows them.
+    title = f"descend report — {MODEL_NAME} on {DATA_NAME}"
+    assert page.texts["title"] == [title]
+    assert (f"120 rows, 3 columns; target {TARGET}: {counts['negative']} × {NEGATIVE}, "
+            f"{counts['positive']} × {POSITIVE}.") in page.texts["p"]
+    assert SCRIPT_COLUMN in page.texts["td"] and AMP_COLUMN in page.texts["td"]
+    assert f"x1 ({SCRIPT_COLUMN})" in html.unescape(text)  # the lesson's text graph
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+@pytest.mark.xfail(strict=True, reason="graphdraw puts column names into Graphviz record "
+                   "labels unescaped; '<', '>', '{', '}' and '|' make dot fail")
+def test_html_report_draws_the_graph_of_a_column_named_with_markup(run_cli, tmp_path):
+    import pandas as pd
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a<b": rng.standard_normal(40), "y": np.arange(40) % 2}).to_csv(data, index=False)
+    assert run_cli("train", data, "-t", "y", "-o", tmp_path / "m.json", "-q")[0] == 0
+    code, _, err = run_cli("report", tmp_path / "m.json", data, "-o", tmp_path / "r.html")
+    assert code == 0, err
+    assert "<figure class=graph><svg" in (tmp_path / "r.html").read_text()
+
+
 @pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed "
                     "(apt-get install chromium, or make system-deps)")
-def test_html_report_in_headless_chromium(run_cli, two_feature_model, tmp_path):
+def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_report, tmp_path):
     from playwright.sync_api import sync_playwright
     model, data = two_feature_model
     page_path = tmp_path / "report.html"
@@ -178,6 +290,16 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, tmp_path):
             wide = page.evaluate("""() => [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest("table")).map(e => e.tagName + ":" + Math.round(e.getBoundingClientRect().right))""")
             assert page.evaluate("document.documentElement.scrollWidth") <= size[0] + 1, wide
             shots[name] = page.screenshot(full_page=True)
+        # Names that are markup stay text: no script element, no dialog, the title as written.
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(hostile_report[0].as_uri())
+        assert page.evaluate("document.querySelectorAll('script, i, u').length") == 0
+        assert page.title() == f"descend report — {MODEL_NAME} on {DATA_NAME}"
+        cells = page.evaluate("[...document.querySelectorAll('td')].map(e => e.textContent)")
+        assert SCRIPT_COLUMN in cells and AMP_COLUMN in cells
+        assert dialogs == []
         browser.close()
     import io
 

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import customers_frame
@@ -26,3 +27,35 @@ def test_replay_equals_scikit_learns_transform_on_new_rows(impute):
     np.testing.assert_allclose(pre.transform(new), expected, rtol=0, atol=1e-12)
     assert pre.transform(new)[0, 2:].sum() == 0  # unseen: all zeros, no crash
     assert pre.feature_names == ["age", "income", "plan=basic", "plan=pro", "plan=team"]
+
+
+def test_each_categorical_column_is_filled_with_its_own_most_frequent_value():
+    """Two categorical columns whose most frequent values differ, with missing
+    cells in both at transform time: scikit-learn's imputer fills each column
+    with its own value."""
+    rng = np.random.default_rng(5)
+    m = 200
+    train = pd.DataFrame({
+        "age": rng.normal(40, 10, m),
+        "plan": rng.choice(["basic", "pro", "team"], m, p=[0.6, 0.3, 0.1]),
+        "region": rng.choice(["north", "south", "east"], m, p=[0.1, 0.2, 0.7]),
+    })
+    train.loc[[1, 4], "plan"] = None
+    train.loc[[2, 9, 11], "region"] = None
+    pre, X = Preprocessor.fit(train, impute="most_frequent")
+    assert pre.categorical["fill"] == ["basic", "east"]
+    pre = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    new = pd.DataFrame({"age": [30.0, np.nan, 50.0, 41.0],
+                        "plan": [None, "team", None, "pro"],
+                        "region": ["south", None, None, "north"]})
+    sk = _column_transformer(["age"], ["plan", "region"], "most_frequent")
+    sk.fit(_as_categories(train, ["plan", "region"]))
+    expected = sk.transform(_as_categories(new, ["plan", "region"]))
+    got = pre.transform(new)
+    np.testing.assert_allclose(pre.transform(train), X, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    names = pre.feature_names
+    assert names == ["age", "plan=basic", "plan=pro", "plan=team",
+                     "region=east", "region=north", "region=south"]
+    # Row 2 has neither plan nor region: basic and east.
+    assert [n for n, v in zip(names[1:], got[2, 1:]) if v == 1] == ["plan=basic", "region=east"]
