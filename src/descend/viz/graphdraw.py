@@ -13,6 +13,11 @@ def _n(v):
     return f"{v:.4g}"
 
 
+def _record_text(text):
+    """Text inside a Graphviz record label: its field syntax escaped."""
+    return "".join("\\" + ch if ch in '\\{}|<>"' else ch for ch in str(text))
+
+
 def _input_name(i, names):
     """x3, or x3 (age) when the feature has a name of its own."""
     return f"x{i + 1}" if names[i] == f"x{i + 1}" else f"x{i + 1} ({names[i]})"
@@ -35,7 +40,7 @@ def to_dot(step, names=None, limit=MAX_FEATURES_DRAWN):
                          node_attr={"shape": "record", "fontname": "Helvetica", "fontsize": "11"})
     shown = drawn_features(step, limit)
     for i in shown:
-        g.node(f"x{i}", f"{{ {_input_name(i, names)} | value {_n(step.x[i])} }}",
+        g.node(f"x{i}", f"{{ {_record_text(_input_name(i, names))} | value {_n(step.x[i])} }}",
                style="filled", fillcolor="#eef5ff")
         g.node(f"w{i}", f"{{ w{i + 1} | value {_n(step.w[i])} | grad dw{i + 1} = {_n(step.dw[i])} }}",
                style="filled", fillcolor="#fff4e5")
