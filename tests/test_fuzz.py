@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from descend.cli.main import main
 from descend.exceptions import DescendError, ModelFileError
 from descend.model.modelfile import load_model
-from descend.data.tables import read_table
+from descend.data.source import read_frame as read_table
 from descend.exceptions import DataError
 
 settings.register_profile("ci", max_examples=60, deadline=10_000,

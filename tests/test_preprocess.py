@@ -5,8 +5,33 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
 from conftest import customers_frame
-from descend.data.preprocess import Preprocessor, _as_categories, _column_transformer
+from descend.data.preprocess import Preprocessor
+
+
+def _column_transformer(numeric, categorical, impute):
+    """scikit-learn's own pipeline for what descend's preprocessing does."""
+    num_steps = [StandardScaler()]
+    cat_steps = [OneHotEncoder(handle_unknown="ignore", sparse_output=False)]
+    if impute:
+        num_steps.insert(0, SimpleImputer(strategy=impute))
+        cat_steps.insert(0, SimpleImputer(strategy="most_frequent"))
+    return ColumnTransformer([("num", make_pipeline(*num_steps), numeric),
+                              ("cat", make_pipeline(*cat_steps), categorical)],
+                             sparse_threshold=0.0)
+
+
+def _as_categories(frame, categorical):
+    """Categorical columns as text (missing stays missing), as descend reads them."""
+    frame = frame.copy()
+    for col in categorical:
+        frame[col] = frame[col].astype(object).where(frame[col].isna(), frame[col].astype(str))
+    return frame
 
 
 @pytest.mark.parametrize("impute", [None, "mean", "median", "most_frequent"])

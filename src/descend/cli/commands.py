@@ -4,19 +4,21 @@ Each function reads its inputs, checks everything that can be checked before
 writing, runs the library, then writes all of its files together
 (:class:`~descend.io.atomic.AtomicBatch`).
 """
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from descend.cli import console
 from descend.cli.console import Progress
-from descend.data.tables import read_table, table_format, write_table
-from descend.exceptions import UsageError
+from descend.data.design import BLOCK_ROWS, StreamRows
+from descend.data.source import open_source
+from descend.data.tables import table_format
+from descend.data.writer import table_output
+from descend.exceptions import DataError, UsageError
 from descend.lesson.text import lesson_text
-from descend.model.modelfile import load_model, load_model_and_table
+from descend.model.modelfile import load_model
 from descend.model.training import TrainOptions, train_table
 
 
@@ -30,24 +32,41 @@ def run_predict(model_path, data, output):
     if output is not None:
         table_format(output)
     model = load_model(model_path)
-    frame = read_table(data)
-    predictions = model.predict_frame(frame, str(data))
-    result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
-    skipped = int(predictions["predicted"].isna().sum())
-    if skipped:
-        click.echo(f"descend: warning: {skipped} rows have missing feature values and no "
-                   "prediction (the model was trained without --impute)", err=True)
-    if output is None:
-        result.to_csv(sys.stdout, index=False)
-        return
-    write_table(result, output)
-    click.echo(f"descend: {len(result)} predictions written to {output}", err=True)
+    source = open_source(data, model.preprocessor.column_types(), others_as_text=True)
+    with table_output(output) as start_output:
+        counts = source.scan(BLOCK_ROWS, lambda: _Predictions(model, str(data), start_output()))
+    if not counts.rows:
+        raise DataError(f"{data}: only a header, no data rows")
+    if counts.skipped:
+        click.echo(f"descend: warning: {counts.skipped} rows have missing feature values and "
+                   "no prediction (the model was trained without --impute)", err=True)
+    if output is not None:
+        click.echo(f"descend: {counts.rows} predictions written to {output}", err=True)
+
+
+class _Predictions:
+    """Each block: its rows, then the predicted label and probability, written out."""
+
+    def __init__(self, model, path, writer):
+        self.model, self.path, self.writer = model, path, writer
+        self.rows = self.skipped = 0
+
+    def __call__(self, batch):
+        table = pa.Table.from_batches([batch])
+        predictions = self.model.predict_table(table, self.path)
+        for name, column in zip(predictions.column_names, predictions.columns):
+            table = table.append_column(name, column)
+        self.writer.write(table)
+        self.rows += batch.num_rows
+        self.skipped += predictions.column(0).null_count
 
 
 def run_evaluate(model_path, data, target, plot_path):
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
-    model, frame = load_model_and_table(model_path, data)
-    scores = model.score(frame, target, str(data))
+    model = load_model(model_path)
+    source = open_source(data, {**model.preprocessor.column_types(),
+                                (target or model.target): pa.string()})
+    scores = model.score_rows(StreamRows(source), target, str(data))
     if plot_path:
         from descend.viz.plots import roc_figure, save_figure
         save_figure(roc_figure(scores.y, scores.proba, scores.metrics["roc_auc"]), plot_path)

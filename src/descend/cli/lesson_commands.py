@@ -21,12 +21,12 @@ def example_from_model(model_path, data_path, row):
     """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
     from descend.model.modelfile import load_model_and_table
     model, frame = load_model_and_table(model_path, data_path)
-    if not 0 <= row < len(frame):
-        raise UsageError(f"--row {row} is outside the file's rows 0..{len(frame) - 1}")
-    if model.target not in frame.columns:
+    if not 0 <= row < frame.num_rows:
+        raise UsageError(f"--row {row} is outside the file's rows 0..{frame.num_rows - 1}")
+    if model.target not in frame.column_names:
         raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
                         "the true label y of the example")
-    scores = model.score(frame.iloc[[row]], path=str(data_path))
+    scores = model.score(frame.slice(row, 1), path=str(data_path))
     return scores.X[0], int(scores.y[0]), model.coef, model.intercept, \
         model.preprocessor.feature_names
 

@@ -46,7 +46,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click.option("--target", "-t", required=True, help="Column holding the two labels.")
 @click.option("--output", "-o", "model_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Model file to write (JSON).")
@@ -76,6 +76,10 @@ def cli():
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
               help="Continue from the checkpoint in this folder.")
+@click.option("--memory-limit", help="Memory the command may use (e.g. 1GB): data is "
+              "streamed and a larger design matrix is memory-mapped.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]),
+              help="Precision of the design matrix (default: float64 in memory, float32 mapped).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, target, model_path, **options):
     """Train on a CSV or Parquet file and report how well it fits.
@@ -91,7 +95,7 @@ def train(data, target, model_path, **options):
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV or Parquet file for the predictions (default: standard output).")
 def predict(model, data, output):
@@ -107,7 +111,7 @@ def predict(model, data, output):
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the ROC curve (.png/.svg).")

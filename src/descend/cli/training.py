@@ -1,5 +1,6 @@
 """``descend train`` with checkpoints: start or resume a run, save as it goes."""
 import dataclasses
+import time
 from pathlib import Path
 
 import click
@@ -8,7 +9,9 @@ import pandas as pd
 from descend.cli import console
 from descend.cli.commands import check_suffix
 from descend.cli.console import Progress
-from descend.data.tables import read_table
+from descend.data.design import StreamRows, TableRows
+from descend.data.source import open_source
+from descend.data.storage import MatrixStorage, parse_size
 from descend.exceptions import UsageError
 from descend.io.atomic import AtomicBatch
 from descend.io.checkpoint import (
@@ -18,7 +21,7 @@ from descend.io.checkpoint import (
     load_checkpoint,
 )
 from descend.model.modelfile import save_model
-from descend.model.training import TrainOptions, train_table
+from descend.model.training import TrainOptions, train_rows
 
 
 def estimator_options(options):
@@ -35,7 +38,34 @@ def train_options_from(target, options):
         target=target, features=options["features"], drop=options["drop"],
         positive=options["positive"], drop_missing=options["drop_missing"],
         impute=options["impute"], validation=options["validation"], seed=options["seed"],
-        estimator=estimator_options(options))
+        estimator=estimator_options(options), dtype=options["dtype"])
+
+
+def train_from_files(data, train_options, options, callback, solver_state=None):
+    """Read (or stream) the data, prepare it and fit: the :class:`TableModel`."""
+    limit = parse_size(options["memory_limit"]) if options["memory_limit"] else None
+    source = open_source(data)
+    with MatrixStorage(limit, train_options.dtype) as storage:
+        started = time.perf_counter()
+        if limit is None and _fits_in_memory(source, storage):
+            rows = TableRows(source.read(), str(data))
+        else:
+            rows = StreamRows(source)  # each pass reads the files again
+        read_seconds = time.perf_counter() - started
+        model, *_ = train_rows(rows, train_options, callback, str(data), solver_state,
+                               allocate=storage, read_seconds=read_seconds)
+        if storage.mapped:
+            model.summary["design_matrix"] = "memory-mapped file"
+    return model
+
+
+def _fits_in_memory(source, storage):
+    """Whether the whole table (its files' size, decompressed) fits the budget."""
+    budget = storage.budget
+    size = sum(Path(f).stat().st_size for f in source.files)
+    expansion = 4 if source.format == "parquet" or source.files[0].endswith(
+        (".gz", ".zst", ".bz2")) else 1.5
+    return budget is None or size * expansion <= budget
 
 
 def run_train(data, target, model_path, options):
@@ -44,10 +74,9 @@ def run_train(data, target, model_path, options):
     train_options = train_options_from(target, options)  # checks them before reading
     if options["checkpoint"] or options["resume"]:
         return checkpointed_training(data, target, model_path, options)
-    frame = read_table(data)
     progress = Progress(options["max_iter"], options["quiet"])
     try:
-        model, *_ = train_table(frame, train_options, callback=progress, path=str(data))
+        model = train_from_files(data, train_options, options, progress)
     finally:
         progress.close()
     finish_training(model, model_path, options)
@@ -84,7 +113,7 @@ def checkpointed_training(data, target, model_path, options):
         if meta["target"] != target:
             raise UsageError(f"the checkpoint was made with --target {meta['target']!r}, "
                              f"not {target!r}")
-        if fingerprint(data) != meta["data_sha256"]:
+        if fingerprint(open_source(data).files) != meta["data_sha256"]:
             raise UsageError(f"{data} is not the file the checkpoint was made on; give the "
                              "same data file to --resume")
         train_options = TrainOptions(**meta["train_options"])
@@ -92,17 +121,15 @@ def checkpointed_training(data, target, model_path, options):
             folder = options["checkpoint"]
     else:
         train_options = train_options_from(target, options)
-    meta = {"target": target, "data_sha256": fingerprint(data),
+    meta = {"target": target, "data_sha256": fingerprint(open_source(data).files),
             "train_options": dataclasses.asdict(train_options),
             "resume_command": f"descend train {data} --target {target} --resume {folder}"
                               + (f" -o {model_path}" if model_path else "")}
-    frame = read_table(data)
     progress = Progress(train_options.estimator.get("max_iter", 1000), options["quiet"])
     checkpointer = Checkpointer(folder, meta, options["checkpoint_every"], then=progress)
     try:
         with checkpointer:
-            model, *_ = train_table(frame, train_options, callback=checkpointer,
-                                    path=str(data), solver_state=state)
+            model = train_from_files(data, train_options, options, checkpointer, state)
     except TrainingInterrupted as exc:
         progress.close()
         click.echo(f"descend: {exc}", err=True)

@@ -1,19 +1,20 @@
-"""Turning a table into the matrix X: scikit-learn fits it, JSON keeps it.
+"""Turning a table into the design matrix X, with numbers JSON can keep.
 
-Numeric columns are standardised (StandardScaler) and text or categorical
-columns one-hot encoded (OneHotEncoder, unseen categories ignored), with an
-optional SimpleImputer in front; scikit-learn's ColumnTransformer fits them.
-The fitted numbers (means, scales, categories, fill values) are kept as plain
-JSON in the model file, and :meth:`Preprocessor.transform` replays exactly the
-same arithmetic on new tables, so no pickled object is ever loaded.
+Numeric columns are standardised and text (or true/false) columns one-hot
+encoded, with missing values optionally filled first: the arithmetic of
+scikit-learn's SimpleImputer → StandardScaler and OneHotEncoder
+(``handle_unknown="ignore"``), tested equal to them. The statistics come from
+one streaming pass (:mod:`descend.data.statistics`); the fitted numbers
+(means, scales, categories, fill values) are kept as plain JSON in the model
+file, and :meth:`Preprocessor.fill_rows` turns each block of rows straight
+into rows of X in the model's dtype, with Arrow and NumPy kernels only.
 """
 import numpy as np
-import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from descend.data import columns as kinds
+from descend.data.statistics import TableStatistics
 from descend.exceptions import DataError
 from descend.io.json_values import floats, strings
 
@@ -21,36 +22,20 @@ from descend.io.json_values import floats, strings
 IMPUTE_STRATEGIES = ["mean", "median", "most_frequent"]
 
 
-def split_columns(frame, path=""):
-    """Numeric and categorical column names; mixed columns are an error.
+def as_arrow(data):
+    """An Arrow table of a pandas DataFrame, Arrow table or record batch."""
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return data
+    return pa.Table.from_pandas(data, preserve_index=False)
 
-    A text column in which most values are numbers is a column of numbers with
-    some garbage in it, not a category: it is refused with an example value.
-    """
+
+def split_columns(schema, path=""):
+    """Numeric and categorical column names of an Arrow schema, in order."""
     numeric, categorical = [], []
-    for name in frame.columns:
-        col = frame[name]
-        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-            _check_not_mixed(col, name, path)
-            categorical.append(name)
-        else:
-            numeric.append(name)
+    for field in schema:
+        kind = kinds.kind_of(field.name, field.type, path)
+        (numeric if kind == "numeric" else categorical).append(field.name)
     return numeric, categorical
-
-
-def _check_not_mixed(col, name, path):
-    values = col.dropna()
-    if len(values) == 0 or pd.api.types.is_bool_dtype(col):
-        return
-    as_number = pd.to_numeric(values, errors="coerce")
-    share = as_number.notna().mean()
-    if share >= 0.5:
-        bad = values[as_number.isna()]
-        row = bad.index[0]
-        raise DataError(
-            f"{path}: column {name!r} mixes numbers and text (e.g. {str(bad.iloc[0])!r} "
-            f"in data row {row + 1}, {len(bad)} such values); fix those values, "
-            "or leave the column out with {drop}", drop=name)
 
 
 class Preprocessor:
@@ -61,7 +46,7 @@ class Preprocessor:
     numeric : dict
         ``columns``, ``mean``, ``scale`` and ``fill`` (imputed values or None).
     categorical : dict
-        ``columns``, ``categories`` (one list per column) and ``fill``.
+        ``columns``, ``categories`` (one sorted list per column) and ``fill``.
     """
 
     def __init__(self, numeric, categorical):
@@ -80,72 +65,122 @@ class Preprocessor:
             names += [f"{col}={c}" for c in cats]
         return names
 
-    @classmethod
-    def fit(cls, frame, impute=None, path=""):
-        """Fit scikit-learn's transformers on ``frame``; return the Preprocessor
-        and the transformed matrix (float64, C order)."""
-        numeric, categorical = split_columns(frame, path)
-        values = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
-        _check_finite(values, numeric, path)
-        _check_magnitude(values, numeric, path)
-        transformer = _column_transformer(numeric, categorical, impute)
-        X = transformer.fit_transform(_as_categories(frame, categorical))
-        fitted = transformer.named_transformers_
-        num = {"columns": numeric, "mean": [], "scale": [], "fill": None}
-        if numeric:
-            scaler = fitted["num"][-1]
-            num.update(mean=scaler.mean_.tolist(), scale=scaler.scale_.tolist())
-            if impute:
-                num["fill"] = fitted["num"][0].statistics_.astype(float).tolist()
-        cat = {"columns": categorical, "categories": [], "fill": None}
-        if categorical:
-            encoder = fitted["cat"][-1]
-            cat["categories"] = [[str(c) for c in cats] for cats in encoder.categories_]
-            if impute:
-                cat["fill"] = [str(v) for v in fitted["cat"][0].statistics_]
-        return cls(num, cat), np.ascontiguousarray(X, dtype=np.float64)
+    @property
+    def n_features_out(self):
+        return len(self.numeric["columns"]) + sum(map(len, self.categorical["categories"]))
 
-    def transform(self, frame, path=""):
-        """X for a table with (at least) the fitted columns, by name."""
-        missing = [c for c in self.columns if c not in frame.columns]
+    # -- fitting ------------------------------------------------------------
+    @classmethod
+    def fit(cls, data, impute=None, path=""):
+        """Fit on a whole table (pandas or Arrow); return the Preprocessor and
+        the transformed matrix (float64, C order)."""
+        table = as_arrow(data)
+        numeric, categorical = split_columns(table.schema, path)
+        stats = TableStatistics(numeric, categorical, keep_values=impute is not None,
+                                path=path)
+        stats.update(table)
+        pre = cls.from_statistics(stats, impute, path)
+        return pre, pre.transform(table, path)
+
+    @classmethod
+    def from_statistics(cls, stats, impute=None, path=""):
+        """The Preprocessor of a finished :class:`TableStatistics` pass."""
+        stats.check()
+        missing = stats.missing_counts()
+        if missing and impute is None:
+            raise missing_values_error(missing, path)
+        _refuse_empty_columns(stats, path)
+        num = {"columns": list(stats.numeric), "mean": [], "scale": [],
+               "fill": None if impute is None else []}
+        for column in stats.numeric.values():
+            fill = None if impute is None else _numeric_fill(column, impute)
+            mean, scale = _scaler(column, fill)
+            num["mean"].append(mean)
+            num["scale"].append(scale)
+            if fill is not None:
+                num["fill"].append(fill)
+        cat = {"columns": list(stats.categorical), "categories": [],
+               "fill": None if impute is None else []}
+        for column in stats.categorical.values():
+            values, counts = column.value_counts()
+            cat["categories"].append([str(v) for v in values])
+            if impute is not None:
+                cat["fill"].append(str(values[int(np.argmax(counts))]))
+        return cls(num, cat)
+
+    # -- applying -----------------------------------------------------------
+    def transform(self, data, path="", dtype=np.float64):
+        """X (C order, ``dtype``) for a table with (at least) the fitted columns."""
+        table = as_arrow(data)
+        out = np.zeros((table.num_rows, self.n_features_out), dtype=dtype)
+        self.fill_rows(table, out, None, path)
+        return out
+
+    def column_types(self):
+        """Arrow types to read the feature columns as: numbers as float64,
+        text as text (a code "1" stays "1" whatever else the file holds),
+        true/false columns as booleans."""
+        types = dict.fromkeys(self.numeric["columns"], pa.float64())
+        for name, cats in zip(self.categorical["columns"], self.categorical["categories"]):
+            types[name] = pa.bool_() if set(cats) <= {"True", "False"} else pa.string()
+        return types
+
+    def require_columns(self, names, path=""):
+        missing = [c for c in self.columns if c not in names]
         if missing:
             raise DataError(f"{path}: missing feature columns {missing}; the model was "
                             f"trained on {self.columns}")
-        parts = []
-        if self.numeric["columns"]:
-            parts.append(self._numeric_block(frame, path))
-        for i, col in enumerate(self.categorical["columns"]):
-            parts.append(self._one_hot(frame[col], i, path))
-        if not parts:
-            return np.empty((len(frame), 0))
-        return np.ascontiguousarray(np.hstack(parts), dtype=np.float64)
 
-    def _numeric_block(self, frame, path):
-        cols = self.numeric["columns"]
-        block = frame[cols]
+    def fill_rows(self, batch, out, positions, path=""):
+        """Write the rows of X for ``batch`` into ``out`` (zeros where they go):
+        at ``positions`` (one per row of the batch), or rows 0..k−1 when None."""
+        self.require_columns(batch.schema.names, path)
+        where = slice(0, batch.num_rows) if positions is None else positions
+        n_num = len(self.numeric["columns"])
+        if n_num:
+            out[where, :n_num] = self._numeric_block(batch, path)
+        offset = n_num
+        for i, name in enumerate(self.categorical["columns"]):
+            rows, codes = self._category_codes(batch.column(name), i, path)
+            targets = rows if positions is None else positions[rows]
+            out[targets, offset + codes] = 1
+            offset += len(self.categorical["categories"][i])
+
+    def _numeric_block(self, batch, path):
+        names = self.numeric["columns"]
         try:
-            values = block.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
-        except (ValueError, TypeError) as exc:
+            values = np.column_stack([kinds.as_numbers(batch.column(c)) for c in names])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise DataError(f"{path}: a numeric feature column holds text ({exc}); "
                             "fix those values") from None
-        _check_finite(values, cols, path)
-        if self.numeric["fill"] is not None:
-            values = np.where(np.isnan(values), np.asarray(self.numeric["fill"]), values)
-        elif np.isnan(values).any():
-            raise missing_values_error(block, path)
+        if np.isinf(values).any():
+            bad = np.isinf(values).sum(axis=0)
+            listing = ", ".join(f"{c!r}: {k}" for c, k in zip(names, bad) if k)
+            raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
+                            "numbers or leave them empty and use {impute}", impute=None)
+        gaps = np.isnan(values)
+        if gaps.any():
+            if self.numeric["fill"] is None:
+                raise missing_values_error(dict(zip(names, gaps.sum(axis=0))), path)
+            values = np.where(gaps, np.asarray(self.numeric["fill"]), values)
         return (values - np.asarray(self.numeric["mean"])) / np.asarray(self.numeric["scale"])
 
-    def _one_hot(self, column, i, path):
-        cats = self.categorical["categories"][i]
-        values = column.astype(object).where(column.notna(), None)
-        if values.isna().any():
+    def _category_codes(self, column, i, path):
+        """(rows, codes): each row's category index; unseen categories are
+        left out (all zeros, as OneHotEncoder(handle_unknown="ignore"))."""
+        text = kinds.as_text(column)
+        name = self.categorical["columns"][i]
+        if text.null_count:
             if self.categorical["fill"] is None:
-                raise missing_values_error(column.to_frame(), path)
-            values = values.fillna(self.categorical["fill"][i])
-        text = values.map(str).to_numpy()
-        # Unseen categories get all zeros, as OneHotEncoder(handle_unknown="ignore").
-        return (text[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64)
+                raise missing_values_error({name: text.null_count}, path)
+            text = pc.fill_null(text, self.categorical["fill"][i])
+        codes = pc.index_in(text, value_set=pa.array(self.categorical["categories"][i],
+                                                    pa.string()))
+        known = pc.is_valid(codes).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(known)
+        return rows, pc.drop_null(codes).to_numpy().astype(np.intp)
 
+    # -- JSON ---------------------------------------------------------------
     def to_dict(self):
         return {"numeric": self.numeric, "categorical": self.categorical}
 
@@ -170,52 +205,44 @@ class Preprocessor:
         return cls(num, cat)
 
 
-def _as_categories(frame, categorical):
-    """Categorical columns as strings (missing stays NaN), so booleans, numbers
-    and text encode the same way at fit and at transform time."""
-    frame = frame.copy()
-    for col in categorical:
-        frame[col] = pd.Series([str(v) if not pd.isna(v) else np.nan for v in frame[col]],
-                               index=frame.index, dtype=object)
-    return frame
+def _numeric_fill(column, impute):
+    """SimpleImputer's statistic: the mean, the median, or the smallest of
+    the most frequent values."""
+    if impute == "mean":
+        return column.mean
+    values = column.values()
+    if impute == "median":
+        return float(np.median(values))
+    unique, counts = np.unique(values, return_counts=True)
+    return float(unique[int(np.argmax(counts))])
 
 
-def _column_transformer(numeric, categorical, impute):
-    num_steps = [StandardScaler()]
-    cat_steps = [OneHotEncoder(handle_unknown="ignore", sparse_output=False)]
-    if impute:
-        num_steps.insert(0, SimpleImputer(strategy=impute))
-        # Text has no mean: categories are filled with their most frequent value.
-        cat_steps.insert(0, SimpleImputer(strategy="most_frequent"))
-    return ColumnTransformer([("num", make_pipeline(*num_steps), numeric),
-                              ("cat", make_pipeline(*cat_steps), categorical)],
-                             sparse_threshold=0.0)
+def _scaler(column, fill):
+    """StandardScaler's mean and scale after filling the missing values with
+    ``fill``; a constant column gets scale 1 (scikit-learn's test of constant)."""
+    count, mean, m2 = column.count, column.mean, column.m2
+    if fill is not None and column.missing:
+        total = count + column.missing
+        new_mean = mean + (fill - mean) * column.missing / total
+        m2 += count * (mean - new_mean) ** 2 + column.missing * (fill - new_mean) ** 2
+        count, mean = total, new_mean
+    var = m2 / count
+    eps = np.finfo(np.float64).eps
+    constant = var <= count * eps * var + (count * mean * eps) ** 2
+    return float(mean), 1.0 if constant else float(np.sqrt(var))
 
 
-def _check_magnitude(values, columns, path=""):
-    """Values whose squares overflow cannot be standardised."""
-    with np.errstate(invalid="ignore"):
-        too_big = np.nanmax(np.abs(values), axis=0, initial=0.0) > 1e150
-    if too_big.any():
-        names = [c for c, big in zip(columns, too_big) if big]
-        raise DataError(f"{path}: values too large to standardise in {names} (beyond 1e150); "
-                        "rescale those columns (divide by a power of ten, or take the log)")
+def _refuse_empty_columns(stats, path):
+    empty = [n for n, s in {**stats.numeric, **stats.categorical}.items()
+             if s.missing == stats.rows]
+    if empty:
+        raise DataError(f"{path}: columns {empty} have no values at all; leave them out "
+                        "with {drop}", drop=",".join(empty))
 
 
-def _check_finite(values, columns, path=""):
-    """Infinite values have no place in a standardised feature."""
-    bad = np.isinf(values).sum(axis=0)
-    if bad.any():
-        listing = ", ".join(f"{c!r}: {n}" for c, n in zip(columns, bad) if n)
-        raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
-                        "numbers or leave them empty and use {impute}", impute=None)
-
-
-def missing_values_error(frame, path=""):
+def missing_values_error(counts, path=""):
     """The error listing each column with missing values and the two fixes."""
-    counts = frame.isna().sum()
-    counts = counts[counts > 0]
-    listing = ", ".join(f"{name!r}: {n}" for name, n in counts.items())
+    listing = ", ".join(f"{name!r}: {n}" for name, n in counts.items() if n)
     return DataError(f"{path}: missing values in {listing}; use {{drop_missing}} to drop "
                      "those rows or {impute} to fill them", drop_missing=True,
                      impute=IMPUTE_STRATEGIES)

@@ -1,14 +1,13 @@
-"""CSV and Parquet files into pandas DataFrames, with errors that say the fix."""
+"""CSV and Parquet files: the checks before Arrow reads them, the errors that say\nthe fix, and writing tables atomically."""
 import csv
 import difflib
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from descend.exceptions import DataError, UsageError
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.zst", ".csv.bz2", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -19,76 +18,103 @@ def table_format(path):
         return "parquet"
     if name.endswith(CSV_SUFFIXES):
         return "csv"
-    raise UsageError(f"{path}: unknown file type; use a .csv, .csv.gz or .parquet file")
+    raise UsageError(f"{path}: unknown file type; use a .csv, .csv.gz, .csv.zst or "
+                     ".parquet file")
 
 
-def read_table(path):
-    """Read a CSV (also gzip) or Parquet file.
-
-    Raises
-    ------
-    DataError
-        Missing or unreadable file, empty file, header only, binary content in
-        a CSV, ragged rows, duplicate column names, or a corrupt Parquet file.
-    """
+def check_readable_file(path):
+    """A DataError unless ``path`` is a file this process may read."""
     path = Path(path)
-    kind = table_format(path)
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a data file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file; give a CSV or Parquet file")
     try:
-        frame = _read_parquet(path) if kind == "parquet" else _read_csv(path)
+        with open(path, "rb"):
+            pass
     except PermissionError:
         raise DataError(f"{path}: permission denied; make the file readable") from None
-    _check_frame(path, frame)
-    return frame
 
 
-def _read_parquet(path):
+def check_csv_start(path):
+    """Check the first 64 KiB of a CSV file (empty, binary, ragged, duplicate
+    names) and return its delimiter."""
     try:
-        return pd.read_parquet(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)}); "
-                        "check the file or convert it to CSV") from None
-
-
-def _read_csv(path):
-    compression = "gzip" if str(path).lower().endswith(".gz") else None
-    try:
-        head = _peek(path, compression)
+        head = _peek(path)
     except PermissionError:
         raise DataError(f"{path}: permission denied; make the file readable") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, pa.ArrowException) as exc:
         raise DataError(f"{path}: cannot be read ({_first_line(exc)})") from None
     if b"\x00" in head:
         raise DataError(f"{path}: looks like a binary file, not CSV text; give a CSV or "
                         "Parquet file")
     if not head.strip():
         raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
-    text = head.decode("utf-8", errors="replace")
+    text = _utf8(path, head, complete=len(head) < PEEK_BYTES)
     sep = _sniff_separator(text)
-    _check_field_counts(path, text, sep, complete=len(head) < 65536)
-    try:
-        frame = pd.read_csv(path, sep=sep, compression=compression, encoding_errors="replace")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; it needs a header row and data rows") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: rows have different numbers of fields "
-                        f"({_first_line(exc)}); fix the ragged rows") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8 CSV") from None
+    _check_field_counts(path, text, sep, complete=len(head) < PEEK_BYTES)
     _check_header(path, text, sep)
-    return frame
+    return sep
 
 
-def _peek(path, compression, size=65536):
-    if compression == "gzip":
-        import gzip
-        with gzip.open(path, "rb") as handle:
-            return handle.read(size)
-    with open(path, "rb") as handle:
-        return handle.read(size)
+def _utf8(path, head, complete):
+    """The text of the first bytes; a DataError naming the line that is not UTF-8."""
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not complete and exc.start >= len(head) - 3:  # a character cut by the peek
+            return head[:exc.start].decode("utf-8")
+        line = head[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8 "
+                        "CSV") from None
+
+
+def csv_header(path, sep):
+    """The column names of a CSV file's first line."""
+    text = _peek(path).decode("utf-8", errors="replace")
+    return next(csv.reader([text.splitlines()[0]], delimiter=sep))
+
+
+def read_error(location, exc, fmt):
+    """The DataError for an error Arrow raised while reading ``location``."""
+    message = _first_line(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError(f"{location}: not UTF-8 text; save the file as UTF-8 CSV")
+    if isinstance(exc, PermissionError):
+        return DataError(f"{location}: permission denied; make the file readable")
+    if fmt == "parquet":
+        return DataError(f"{location}: not a readable Parquet file ({message}); "
+                         "check the file or convert it to CSV")
+    if "Expected" in message and "columns, got" in message:
+        return DataError(f"{location}: rows have different numbers of fields "
+                         f"({message}); fix the ragged rows")
+    if "invalid UTF8" in message or "UTF-8" in message:
+        return DataError(f"{location}: not UTF-8 text; save the file as UTF-8 CSV")
+    if "Empty CSV file" in message:
+        return DataError(f"{location}: the file is empty; it needs a header row and data rows")
+    return DataError(f"{location}: cannot be read as CSV ({message}); check the file")
+
+
+def check_table(location, table):
+    """The table has columns, rows, and one name per column."""
+    if table.num_columns == 0:
+        raise DataError(f"{location}: no columns; the file needs a header row")
+    if table.num_rows == 0:
+        raise DataError(f"{location}: only a header, no data rows")
+    names = table.column_names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{location}: duplicate column names {dupes}; rename them")
+
+
+#: Bytes of a CSV file checked before Arrow reads it.
+PEEK_BYTES = 65536
+
+
+def _peek(path, size=PEEK_BYTES):
+    """The first bytes of a file, decompressed by its suffix (.gz, .zst, .bz2)."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        return stream.read(size)
 
 
 def _sniff_separator(text):
@@ -132,32 +158,33 @@ def _check_field_counts(path, text, sep, complete):
                 "and the rows use different ones")
 
 
-def _check_frame(path, frame):
-    if frame.shape[1] == 0:
-        raise DataError(f"{path}: no columns; the file needs a header row")
-    if len(frame) == 0:
-        raise DataError(f"{path}: only a header, no data rows")
-    if frame.columns.duplicated().any():
-        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise DataError(f"{path}: duplicate column names {dupes}; rename them")
-
-
 def _first_line(exc):
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def closest_columns(name, columns):
-    """Up to three column names that look like ``name``, for a suggestion."""
-    return difflib.get_close_matches(str(name), [str(c) for c in columns], n=3, cutoff=0.4)
+    """Up to three column names that look like ``name`` (a typo, another
+    case), for a suggestion; none when nothing is close."""
+    by_case = [c for c in map(str, columns) if c.lower() == str(name).lower()]
+    return by_case or difflib.get_close_matches(str(name), [str(c) for c in columns], n=3,
+                                                cutoff=0.6)
 
 
-def require_column(frame, name, path, what="target column"):
+def column_names(table):
+    """The column names of a pandas DataFrame, an Arrow table or a list of names."""
+    if hasattr(table, "column_names"):
+        return list(table.column_names)
+    return list(getattr(table, "columns", table))
+
+
+def require_column(table, name, path, what="target column"):
     """Raise a UsageError naming close matches when ``name`` is not a column."""
-    if name in frame.columns:
+    names = column_names(table)
+    if name in names:
         return
-    close = closest_columns(name, frame.columns)
+    close = closest_columns(name, names)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else \
-        f"; the columns are {', '.join(map(repr, list(frame.columns)[:10]))}"
+        f"; the columns are {', '.join(map(repr, names[:10]))}"
     raise UsageError(f"{path}: no {what} {name!r}{hint}")
 
 

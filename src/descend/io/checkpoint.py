@@ -73,12 +73,15 @@ def state_from_dict(data):
     return state
 
 
-def fingerprint(path):
-    """sha256 of the data file, so a resume on other data is refused."""
+def fingerprint(files):
+    """sha256 of the data files (names and bytes, in order), so a resume on
+    other data is refused."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    for path in [files] if isinstance(files, (str, Path)) else files:
+        digest.update(Path(path).name.encode() + b"\0")
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -1,13 +1,27 @@
-"""The target column's labels: the two classes, and labels as 0/1."""
-import numpy as np
-import pandas as pd
+"""The target column's labels: the two classes, and labels as 0/1.
 
+Labels are compared as the text they are in the file ("yes", "1", "True"),
+whole columns at a time with Arrow's kernels.
+"""
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from descend.data.columns import as_text
+from descend.data.preprocess import as_arrow
 from descend.exceptions import DataError, UsageError
 
 
-def label_strings(values):
-    """Target values as the strings a model stores and compares ("yes", "1", "True")."""
-    return pd.Series(values).map(lambda v: str(v) if not pd.isna(v) else None)
+def label_text(column):
+    """A target column (Arrow, pandas or NumPy) as an Arrow string array."""
+    if not isinstance(column, (pa.Array, pa.ChunkedArray)):
+        column = as_arrow(_frame_of(column)).column(0)
+    return as_text(column)
+
+
+def _frame_of(values):
+    import pandas as pd
+    return pd.DataFrame({"label": pd.Series(values).reset_index(drop=True)})
 
 
 def _sort_key(label):
@@ -17,13 +31,19 @@ def _sort_key(label):
         return (1, 0.0, label)
 
 
-def choose_classes(target, positive=None, path=""):
+def distinct_labels(text):
+    """The distinct non-missing labels of a string array, 0 before 1, a before b."""
+    return sorted(pc.unique(pc.drop_null(text)).to_pylist(), key=_sort_key)
+
+
+def choose_classes(text, positive=None, path=""):
     """[negative, positive] labels of a target column with exactly two values."""
-    labels = label_strings(target)
-    if labels.isna().any():
-        raise DataError(f"{path}: the target column has {int(labels.isna().sum())} missing "
-                        "values; fill them or drop those rows")
-    values = sorted(labels.unique(), key=_sort_key)
+    text = label_text(text)
+    if text.null_count:
+        raise DataError(f"{path}: the target column has {text.null_count} missing "
+                        "values; fill them, or drop those rows with {drop_missing}",
+                        drop_missing=True)
+    values = distinct_labels(text)
     if len(values) != 2:
         shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
         raise DataError(f"{path}: the target must have exactly two values, it has "
@@ -38,10 +58,11 @@ def choose_classes(target, positive=None, path=""):
 
 def encode_target(column, classes, path=""):
     """1 where the label is the positive class, 0 for the negative; others are errors."""
-    labels = label_strings(column)
-    unknown = sorted(set(labels.dropna()) - set(classes))
-    if unknown or labels.isna().any():
+    text = label_text(column)
+    known = pc.is_in(text, value_set=pa.array(classes, pa.string()))
+    if text.null_count or not pc.all(pc.fill_null(known, True)).as_py():
+        unknown = distinct_labels(pc.filter(text, pc.invert(pc.fill_null(known, True))))
         what = f"labels {unknown[:5]}" if unknown else "missing labels"
         raise DataError(f"{path}: the target column has {what} the model does not know; "
                         f"it was trained on {classes}")
-    return (labels == classes[1]).to_numpy(dtype=np.float64)
+    return pc.equal(text, classes[1]).to_numpy(zero_copy_only=False).astype(np.float64)

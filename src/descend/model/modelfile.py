@@ -9,7 +9,7 @@ import numpy as np
 
 from descend import __version__
 from descend.data.preprocess import Preprocessor
-from descend.data.tables import read_table
+from descend.data.source import open_source
 from descend.exceptions import ModelFileError
 from descend.io.atomic import write_text
 from descend.io.json_values import floats, strings
@@ -59,8 +59,9 @@ def load_model(path):
 
 
 def load_model_and_table(model_path, data_path):
-    """The model file and the data table a command applies it to."""
-    return load_model(model_path), read_table(data_path)
+    """The model file and the data table (Arrow) a command applies it to."""
+    model = load_model(model_path)
+    return model, open_source(data_path, model.preprocessor.column_types()).read()
 
 
 def model_from_dict(data, path=""):

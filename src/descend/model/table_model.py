@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from descend.data.preprocess import Preprocessor
+from descend.data import columns as kinds
+from descend.data.preprocess import Preprocessor, as_arrow
 from descend.data.tables import require_column
 from descend.engine.numerics import sigmoid
+from descend.exceptions import DataError
 from descend.model.labels import encode_target
 from descend.model.metrics import classification_metrics
 
@@ -50,38 +53,76 @@ class TableModel:
         """z = X w + b for the preprocessed matrix X."""
         return X @ self.coef + self.intercept
 
-    def scorable(self, frame):
+    def scorable(self, table):
         """Rows the model can score: all, or those without missing feature
         values when it was trained without an imputer."""
-        if self.preprocessor.numeric["fill"] is not None or not self.preprocessor.columns:
-            return np.ones(len(frame), dtype=bool)
-        present = [c for c in self.preprocessor.columns if c in frame.columns]
-        return ~frame[present].isna().any(axis=1).to_numpy()
+        ok = np.ones(table.num_rows, dtype=bool)
+        if self.preprocessor.numeric["fill"] is not None:
+            return ok
+        for name in self.preprocessor.columns:
+            if name in table.column_names:
+                ok &= ~kinds.missing_mask(table.column(name))
+        return ok
 
-    def predict_frame(self, frame, path=""):
-        """Each row's predicted label and probability of the positive class.
+    def predict_table(self, data, path=""):
+        """Each row's predicted label and probability of the positive class,
+        as an Arrow table of two columns (``predicted``, ``probability_…``).
 
         Rows with missing values that the model cannot fill get no prediction
-        (empty cells); the caller reports how many.
+        (nulls); the caller reports how many.
         """
-        ok = self.scorable(frame)
-        proba = np.full(len(frame), np.nan)
+        table = as_arrow(data)
+        ok = self.scorable(table)
+        proba = np.full(table.num_rows, np.nan)
         if ok.any():
-            proba[ok] = self.probabilities(self.preprocessor.transform(frame[ok], path))
-        labels = np.where(proba > 0.5, self.classes[1], self.classes[0]).astype(object)
-        labels[~ok] = None
-        return pd.DataFrame({"predicted": labels, f"probability_{self.positive}": proba})
+            part = table if ok.all() else table.filter(pa.array(ok))
+            proba[ok] = self.probabilities(self.preprocessor.transform(part, path))
+        labels = pc.if_else(pa.array(proba > 0.5), self.classes[1], self.classes[0])
+        labels = pc.if_else(pa.array(ok), labels, pa.scalar(None, pa.string()))
+        return pa.table({"predicted": labels,
+                         f"probability_{self.positive}": pa.array(proba, from_pandas=True)})
+
+    def predict_frame(self, frame, path=""):
+        """:meth:`predict_table` as a pandas DataFrame."""
+        return self.predict_table(frame, path).to_pandas()
 
     def probabilities(self, X):
         """a = σ(X w + b) for the preprocessed matrix X, shape (n_rows,)."""
         return sigmoid(self.decision(X))
 
+    def score_rows(self, rows, target=None, path=""):
+        """:meth:`score` over rows read block by block
+        (:class:`~descend.data.design.TableRows` or ``StreamRows``): X is not kept."""
+        target = target or self.target
+        require_column(rows.schema.names, target, path)
+        self.preprocessor.require_columns(rows.schema.names, path)
+        parts = rows.scan(lambda: _Collect(self, target, path), [*self.preprocessor.columns,
+                                                                  target])
+        if not parts.y:
+            raise DataError(f"{path}: only a header, no data rows")
+        y, proba = np.concatenate(parts.y), np.concatenate(parts.proba)
+        return Scores(None, y, proba, classification_metrics(y, proba))
+
     def score(self, frame, target=None, path=""):
         """The model on a table with labels in ``target`` (default: the
         column it was trained on): X, y, a and the metrics, as :class:`Scores`."""
+        table = as_arrow(frame)
         target = target or self.target
-        require_column(frame, target, path)
-        y = encode_target(frame[target], self.classes, path)
-        X = self.preprocessor.transform(frame, path)
+        require_column(table, target, path)
+        y = encode_target(table.column(target), self.classes, path)
+        X = self.preprocessor.transform(table, path)
         proba = self.probabilities(X)
         return Scores(X, y, proba, classification_metrics(y, proba))
+
+
+class _Collect:
+    """Labels and probabilities of each block, for :meth:`TableModel.score_rows`."""
+
+    def __init__(self, model, target, path):
+        self.model, self.target, self.path = model, target, path
+        self.y, self.proba = [], []
+
+    def __call__(self, batch):
+        self.y.append(encode_target(batch.column(self.target), self.model.classes, self.path))
+        X = self.model.preprocessor.transform(batch, self.path)
+        self.proba.append(self.model.probabilities(X))

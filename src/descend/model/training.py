@@ -8,15 +8,22 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from descend.data.design import (
+    TableRows,
+    build_design_matrix,
+    collect_statistics,
+    read_labels_and_gaps,
+)
 from descend.data.preprocess import (
     IMPUTE_STRATEGIES,
     Preprocessor,
+    as_arrow,
     missing_values_error,
 )
 from descend.data.tables import require_column
 from descend.estimator import LogisticRegression
 from descend.exceptions import DataError, UsageError
-from descend.model.labels import choose_classes, encode_target, label_strings
+from descend.model.labels import choose_classes, encode_target
 from descend.model.metrics import classification_metrics
 from descend.model.table_model import TableModel
 
@@ -34,6 +41,7 @@ class TrainOptions:
     validation: float = None
     seed: int = 0
     estimator: dict = field(default_factory=dict)
+    dtype: str = None
 
     def __post_init__(self):
         if self.validation is not None and not 0 < self.validation < 1:
@@ -44,15 +52,15 @@ class TrainOptions:
                              impute=IMPUTE_STRATEGIES)
 
 
-def select_features(frame, options, path=""):
+def select_features(names, options, path=""):
     """The feature columns: ``features``, else all but the target and ``drop``."""
-    require_column(frame, options.target, path)
+    require_column(names, options.target, path)
     for name in (options.features or []) + (options.drop or []):
-        require_column(frame, name, path, what="column")
+        require_column(names, name, path, what="column")
     if options.features:
         columns = [c for c in options.features if c != options.target]
     else:
-        columns = [c for c in frame.columns if c != options.target]
+        columns = [c for c in names if c != options.target]
     columns = [c for c in columns if c not in (options.drop or [])]
     if not columns:
         raise UsageError(f"{path}: no feature columns left; the file needs columns "
@@ -60,63 +68,141 @@ def select_features(frame, options, path=""):
     return columns
 
 
-def handle_missing(frame, columns, options, path=""):
-    """Drop rows with missing values, keep them for imputation, or refuse."""
-    missing = frame[columns].isna().any(axis=1)
-    if not missing.any() or options.impute:
-        return frame, 0
-    if options.drop_missing:
-        kept = frame[~missing]
-        if len(kept) == 0:
-            raise DataError(f"{path}: every row has a missing value; use {{impute}} instead",
-                            impute=IMPUTE_STRATEGIES)
-        return kept, int(missing.sum())
-    raise missing_values_error(frame[columns], path)
+class Prepared:
+    """A table turned into training (and held-out) rows of X, with what it took."""
+
+    def __init__(self, X, y, n_train, preprocessor, classes, columns, dropped):
+        self.X, self.y, self.n_train = X, y, n_train
+        self.preprocessor, self.classes, self.columns = preprocessor, classes, columns
+        self.dropped = dropped
+
+    @property
+    def train(self):
+        return self.X[:self.n_train], self.y[:self.n_train]
+
+    @property
+    def validation(self):
+        if self.n_train == len(self.y):
+            return None
+        return self.X[self.n_train:], self.y[self.n_train:]
 
 
-def train_table(frame, options, callback=None, path="", solver_state=None):
-    """Fit preprocessing and the estimator on a table.
+def prepare(rows, options, path="", allocate=None):
+    """The three passes over ``rows``: labels and gaps, statistics of the
+    training rows, then X with the training rows first. ``allocate(n_rows,
+    n_features)`` may supply X's zeroed storage (a memory map) and its dtype;
+    else X is ``options.dtype`` (float64 by default) in memory."""
+    columns = select_features(rows.schema.names, options, path)
+    labels, gaps, missing = read_labels_and_gaps(rows, options.target, columns)
+    keep, dropped = _rows_to_keep(labels, gaps, missing, options, path)
+    classes = choose_classes(labels.filter(keep), options.positive, path)
+    y_all = encode_target(labels.filter(keep), classes, path)
+    order = _training_order(np.flatnonzero(keep), y_all, options)
+    is_train = np.zeros(len(keep), dtype=bool)
+    is_train[order[0]] = True
+    stats = collect_statistics(rows, columns, is_train, options.impute, path)
+    preprocessor = Preprocessor.from_statistics(stats, options.impute, path)
+    positions = np.full(len(keep), -1, dtype=np.int64)
+    ranked = np.concatenate(order)
+    positions[ranked] = np.arange(len(ranked))
+    out = None if allocate is None else allocate(len(ranked), preprocessor.n_features_out)
+    dtype = np.dtype(options.dtype or np.float64) if out is None else out.dtype
+    X = build_design_matrix(rows, preprocessor, positions, len(ranked), dtype, out, path)
+    y = np.empty(len(ranked))
+    y[positions[np.flatnonzero(keep)]] = y_all
+    return Prepared(X, y, len(order[0]), preprocessor, classes, columns, dropped)
 
-    Returns the :class:`TableModel` (its ``summary`` holds the report), the
-    fitted estimator, and the training matrix X and labels y it saw.
-    """
-    started = time.perf_counter()
-    columns = select_features(frame, options, path)
-    classes = choose_classes(frame[options.target], options.positive, path)
-    frame, dropped = handle_missing(frame, columns, options, path)
-    train, valid = _split(frame, options, classes)
-    preprocessor, X = Preprocessor.fit(train[columns], impute=options.impute, path=path)
-    y = encode_target(train[options.target], classes, path)
+
+def _rows_to_keep(labels, gaps, missing, options, path):
+    """Rows with a label and, unless imputed, every feature; the others are
+    dropped with ``drop_missing`` or refused."""
+    no_label = labels.is_null().to_numpy(zero_copy_only=False)
+    if no_label.any() and not options.drop_missing:
+        raise DataError(f"{path}: the target column has {int(no_label.sum())} missing "
+                        "values; fill them, or drop those rows with {drop_missing}",
+                        drop_missing=True)
+    drop = no_label.copy()
+    if missing and not options.impute:
+        if not options.drop_missing:
+            raise missing_values_error(missing, path)
+        drop |= gaps
+    if drop.all():
+        raise DataError(f"{path}: every row has a missing value; use {{impute}} instead",
+                        impute=IMPUTE_STRATEGIES)
+    dropped = {"missing_target": int(no_label.sum()),
+               "missing_features": int((drop & ~no_label).sum())}
+    return ~drop, dropped
+
+
+def _training_order(kept_rows, y, options):
+    """(training rows, held-out rows) as row numbers; the hold-out is
+    scikit-learn's stratified split of the kept rows."""
+    if not options.validation:
+        return kept_rows, np.empty(0, dtype=np.int64)
+    try:
+        train, valid = train_test_split(kept_rows, test_size=options.validation,
+                                        random_state=options.seed, stratify=y)
+    except ValueError as exc:
+        raise DataError(f"cannot hold out {options.validation:g} of {len(kept_rows)} rows "
+                        f"({exc}); use a larger file or a different {{validation}}",
+                        validation=None) from None
+    return train, valid
+
+
+def fit_prepared(prepared, options, callback=None, solver_state=None):
+    """Fit the estimator on the training rows; the :class:`TableModel` and the estimator."""
+    X, y = prepared.train
     clf = LogisticRegression(**options.estimator, callback=callback)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         clf.fit(X, y, solver_state=solver_state)
-    model = TableModel(target=options.target, classes=classes, preprocessor=preprocessor,
+    model = TableModel(target=options.target, classes=prepared.classes,
+                       preprocessor=prepared.preprocessor,
                        coef=clf.coef_.ravel().astype(np.float64),
                        intercept=float(clf.intercept_[0]), params=clf.get_params(),
                        history=clf.history_)
     model.params.pop("callback", None)
-    report = {"rows": int(len(train)), "dropped_missing": dropped,
-              "features_in": len(columns), "features_out": int(X.shape[1]),
-              "positive": classes[1], "negative": classes[0],
+    model.summary = {"warnings": [str(w.message) for w in caught]}
+    return model, clf
+
+
+def summarise(model, clf, prepared, seconds):
+    """The report ``descend train`` prints and the model file keeps."""
+    X, y = prepared.train
+    report = {"rows": int(len(y)), "dropped_missing": sum(prepared.dropped.values()),
+              "dropped": prepared.dropped,
+              "features_in": len(prepared.columns), "features_out": int(X.shape[1]),
+              "positive": prepared.classes[1], "negative": prepared.classes[0],
               "iterations": int(clf.n_iter_), "converged": bool(clf.converged_),
-              "warnings": [str(w.message) for w in caught],
-              "train": classification_metrics(y, model.probabilities(X))}
-    if valid is not None:
-        report["validation"] = model.score(valid, path=path).metrics
-    report["seconds"] = time.perf_counter() - started
+              "warnings": model.summary.get("warnings", []),
+              "train": classification_metrics(y, model.probabilities(X)),
+              "seconds": sum(seconds.values()), "timings": seconds}
+    if prepared.validation is not None:
+        Xv, yv = prepared.validation
+        report["validation"] = classification_metrics(yv, model.probabilities(Xv))
     model.summary = report
-    return model, clf, X, y
 
 
-def _split(frame, options, classes):
-    if not options.validation:
-        return frame, None
-    labels = label_strings(frame[options.target])
-    try:
-        return train_test_split(frame, test_size=options.validation,
-                                random_state=options.seed, stratify=labels)
-    except ValueError as exc:
-        raise DataError(f"cannot hold out {options.validation:g} of {len(frame)} rows "
-                        f"({exc}); use a larger file or a different {{validation}}",
-                        validation=None) from None
+def train_rows(rows, options, callback=None, path="", solver_state=None, allocate=None,
+               read_seconds=0.0):
+    """Prepare ``rows`` and fit; returns the :class:`TableModel` (its
+    ``summary`` holds the report), the fitted estimator and the prepared data."""
+    started = time.perf_counter()
+    prepared = prepare(rows, options, path, allocate)
+    prepared_at = time.perf_counter()
+    model, clf = fit_prepared(prepared, options, callback, solver_state)
+    seconds = {"read": read_seconds, "prepare": prepared_at - started,
+               "fit": time.perf_counter() - prepared_at}
+    summarise(model, clf, prepared, seconds)
+    return model, clf, prepared
+
+
+def train_table(data, options, callback=None, path="", solver_state=None):
+    """Fit preprocessing and the estimator on a whole table (pandas or Arrow).
+
+    Returns the :class:`TableModel` (its ``summary`` holds the report), the
+    fitted estimator, and the training matrix X and labels y it saw.
+    """
+    model, clf, prepared = train_rows(TableRows(as_arrow(data), path), options, callback,
+                                      path, solver_state)
+    return (model, clf, *prepared.train)

@@ -77,9 +77,10 @@ def _boundary_html(model, frame, y):
 
 def build_report(model_path, data_path, target, row, alpha):
     """The report page as one HTML string."""
-    model, frame = load_model_and_table(model_path, data_path)
-    X, y, proba, scores = model.score(frame, target, str(data_path))
+    model, table = load_model_and_table(model_path, data_path)
+    X, y, proba, scores = model.score(table, target, str(data_path))
     target = target or model.target
+    frame = table.to_pandas()
     row = min(max(row, 0), len(frame) - 1)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)

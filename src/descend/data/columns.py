@@ -1,0 +1,76 @@
+"""Arrow columns as the two kinds of feature descend knows: numbers and text.
+
+Every function works on whole Arrow arrays with Arrow's compute kernels or
+NumPy; none visits values one at a time in Python.
+"""
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from descend.exceptions import DataError
+
+#: Text that reads as a number (what a column of numbers with some garbage holds).
+NUMBER_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def kind_of(name, dtype, path=""):
+    """"numeric" or "categorical" for an Arrow type; dates and nested or
+    binary values are refused with the fix."""
+    if pa.types.is_boolean(dtype) or pa.types.is_string(dtype) or \
+            pa.types.is_large_string(dtype) or pa.types.is_null(dtype) or \
+            pa.types.is_dictionary(dtype):
+        return "categorical"
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+        return "numeric"
+    what = "dates or times" if pa.types.is_temporal(dtype) else f"values of type {dtype}"
+    raise DataError(f"{path}: column {name!r} holds {what}; descend reads numbers and "
+                    "text: convert it to a number or to text, or leave it out with {drop}",
+                    drop=name)
+
+
+def as_numbers(array):
+    """float64 NumPy values of a numeric column, NaN where missing."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    return values
+
+
+def as_text(array):
+    """A string array of a categorical column: text as it is in the file,
+    booleans as "True"/"False"; missing values stay null."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_boolean(array.type):
+        return pc.if_else(array, "True", "False")
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.string())
+    return pc.cast(array, pa.string())
+
+
+def numeric_share(text):
+    """(how many non-missing values of ``text`` read as numbers, how many are
+    non-missing)."""
+    present = len(text) - text.null_count
+    if present == 0:
+        return 0, 0
+    is_number = pc.match_substring_regex(text, NUMBER_PATTERN)
+    return int(pc.sum(is_number).as_py() or 0), present
+
+
+def first_non_number(text):
+    """(index, value) of the first non-missing value of ``text`` that is not a number."""
+    bad = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(
+        pc.match_substring_regex(text, NUMBER_PATTERN), True)))
+    index = pc.index(bad, True).as_py()
+    return index, text[index].as_py()
+
+
+def missing_mask(array):
+    """NumPy bool mask of missing values (null, or NaN in a float column)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    mask = pc.is_null(array, nan_is_null=True) if pa.types.is_floating(array.type) \
+        else pc.is_null(array)
+    return mask.to_numpy(zero_copy_only=False)

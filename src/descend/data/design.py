@@ -1,0 +1,125 @@
+"""From rows to the design matrix: the passes over a table, block by block.
+
+Rows come from an in-memory Arrow table (:class:`TableRows`) or straight from
+the files (:class:`StreamRows`); both are cut into blocks of ``BLOCK_ROWS``
+rows whatever the files' own batches, so statistics and matrices are the same
+bits either way. Three passes make a design matrix: the labels and which rows
+have gaps, the statistics of the training rows, then the rows of X, each
+written straight into its place (a NumPy array, or a memory-mapped file for a
+matrix larger than memory).
+"""
+import numpy as np
+import pyarrow as pa
+
+from descend.data import columns as kinds
+from descend.data.preprocess import split_columns
+from descend.data.source import rechunk
+from descend.data.statistics import TableStatistics
+
+#: Rows per block: large enough that kernels dominate, small enough for cache.
+BLOCK_ROWS = 1 << 16
+
+
+class TableRows:
+    """The rows of an Arrow table held in memory."""
+
+    def __init__(self, table, location=""):
+        self.table, self.location = table, location
+
+    @property
+    def schema(self):
+        return self.table.schema
+
+    def scan(self, make_visitor, columns=None):
+        table = self.table if columns is None else self.table.select(columns)
+        visitor = make_visitor()
+        for batch in rechunk(table.to_batches(), BLOCK_ROWS):
+            visitor(batch)
+        return visitor
+
+
+class StreamRows:
+    """The rows of a :class:`~descend.data.source.TableSource`, read anew each pass."""
+
+    def __init__(self, source):
+        self.source, self.location = source, source.location
+
+    @property
+    def schema(self):
+        return self.source.stream_schema()
+
+    def scan(self, make_visitor, columns=None):
+        return self.source.scan(BLOCK_ROWS, make_visitor, columns)
+
+
+class LabelsAndGaps:
+    """Pass 1: the target's text and, per row, whether a feature is missing."""
+
+    def __init__(self, target, features):
+        self.target, self.features = target, features
+        self.labels, self.gaps = [], []
+        self.missing = dict.fromkeys(features, 0)
+
+    def __call__(self, batch):
+        self.labels.append(kinds.as_text(batch.column(self.target)))
+        gaps = np.zeros(batch.num_rows, dtype=bool)
+        for name in self.features:
+            mask = kinds.missing_mask(batch.column(name))
+            self.missing[name] += int(mask.sum())
+            gaps |= mask
+        self.gaps.append(gaps)
+
+    def result(self):
+        """(labels as one string array, row has a missing feature, counts)."""
+        labels = pa.concat_arrays(self.labels) if self.labels else pa.array([], pa.string())
+        gaps = np.concatenate(self.gaps) if self.gaps else np.zeros(0, dtype=bool)
+        return labels, gaps, {k: v for k, v in self.missing.items() if v}
+
+
+def read_labels_and_gaps(rows, target, features):
+    """Pass 1 over ``rows`` (see :class:`LabelsAndGaps`)."""
+    return rows.scan(lambda: LabelsAndGaps(target, features), [target, *features]).result()
+
+
+def collect_statistics(rows, features, keep, impute, path=""):
+    """Pass 2: statistics of the feature columns over the rows where ``keep``."""
+    schema = rows.schema
+    numeric, categorical = split_columns(pa.schema([schema.field(f) for f in features]), path)
+    state = {"start": 0}
+
+    def make_visitor():
+        stats = TableStatistics(numeric, categorical, keep_values=impute is not None, path=path)
+        state["start"] = 0
+
+        def visit(batch):
+            start = state["start"]
+            state["start"] += batch.num_rows
+            mask = keep[start:start + batch.num_rows]
+            stats.update(batch if mask.all() else batch.filter(pa.array(mask)))
+        visit.stats = stats
+        return visit
+    return rows.scan(make_visitor, features).stats
+
+
+def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, path=""):
+    """Pass 3: X with row ``positions[i]`` made from row i (rows with
+    position −1 are left out); ``out`` is a ready array (e.g. a memory map)."""
+    if out is None:
+        out = np.zeros((n_rows, preprocessor.n_features_out), dtype=dtype)
+    state = {"start": 0}
+
+    def make_visitor():
+        state["start"] = 0
+
+        def visit(batch):
+            start = state["start"]
+            state["start"] += batch.num_rows
+            where = positions[start:start + batch.num_rows]
+            kept = where >= 0
+            if not kept.any():
+                return
+            part = batch if kept.all() else batch.filter(pa.array(kept))
+            preprocessor.fill_rows(part, out, where[kept], path)
+        return visit
+    rows.scan(make_visitor, preprocessor.columns)
+    return out

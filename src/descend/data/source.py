@@ -1,0 +1,235 @@
+"""Where rows come from: a CSV or Parquet file, a folder of them (Hive
+partitions included) or a glob, read by Arrow as one table.
+
+A :class:`TableSource` gives the whole table (:meth:`TableSource.read`,
+multi-threaded, for data that fits in memory) or its rows as a stream of
+record batches of a fixed number of rows (:meth:`TableSource.batches`, for
+data that does not). Text that Arrow would read as a number in one block and
+as text in another is read as text everywhere, so a column has one type
+whatever the block size.
+"""
+import glob as globbing
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+
+from descend.data import columns as kinds
+from descend.data import tables
+from descend.exceptions import DataError, UsageError
+
+#: Bytes Arrow's CSV reader parses at a time.
+CSV_BLOCK_BYTES = 1 << 24
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): .*CSV conversion error to \w+")
+
+
+def open_source(location, column_types=None, others_as_text=False):
+    """The :class:`TableSource` for a file, a folder or a glob pattern.
+
+    Parameters
+    ----------
+    location : str or Path
+    column_types : dict of str to pyarrow.DataType, optional
+        Types to read columns as (a model reads its text columns as text,
+        whatever else the file holds).
+    others_as_text : bool
+        Read every other column of a CSV file as the text it holds (columns
+        passed through to an output unchanged).
+    """
+    files, fmt, partitioning = _resolve(str(location))
+    source = TableSource(files, fmt, partitioning, column_types or {}, str(location))
+    if others_as_text and fmt == "csv":
+        header = tables.csv_header(Path(files[0]), source.delimiter)
+        source.column_types = {**dict.fromkeys(header, pa.string()), **source.column_types}
+    return source
+
+
+def _resolve(location):
+    """(files, format, partitioning) of a file, a folder or a glob."""
+    if any(ch in location for ch in "*?["):
+        files = sorted(f for f in globbing.glob(location, recursive=True) if Path(f).is_file())
+        if not files:
+            raise DataError(f"{location}: no file matches this pattern; check the path")
+        return files, _one_format(files, location), None
+    path = Path(location)
+    if path.is_dir():
+        files = sorted(str(f) for f in path.rglob("*") if f.is_file()
+                       and not f.name.startswith((".", "_")) and _known(f))
+        if not files:
+            raise DataError(f"{location}: a folder with no .csv or .parquet file in it")
+        return files, _one_format(files, location), "hive"
+    fmt = tables.table_format(path)
+    tables.check_readable_file(path)
+    return [str(path)], fmt, None
+
+
+def _known(path):
+    try:
+        tables.table_format(path)
+        return True
+    except UsageError:
+        return False
+
+
+def _one_format(files, location):
+    formats = {tables.table_format(f) for f in files}
+    if len(formats) > 1:
+        raise UsageError(f"{location}: mixes CSV and Parquet files; keep one format")
+    return formats.pop()
+
+
+class TableSource:
+    """Rows of one or more files of one format, as Arrow data."""
+
+    def __init__(self, files, fmt, partitioning, column_types, location):
+        self.files, self.format, self.location = files, fmt, location
+        self.partitioning = partitioning
+        self.column_types = dict(column_types)
+        self.delimiter = ","
+        if fmt == "csv":
+            self.delimiter = tables.check_csv_start(Path(files[0]))
+
+    # -- whole table --------------------------------------------------------
+    def read(self, columns=None):
+        """The whole table (only ``columns`` when given), read on all cores."""
+        table = self._cast(self._with_retries(lambda: self._read(columns)))
+        tables.check_table(self.location, table)
+        return table
+
+    def _cast(self, table):
+        """Columns given a type (text, for a model's text columns) get it
+        whatever the file's own type (Parquet keeps its own)."""
+        for name, dtype in self.column_types.items():
+            if name in table.column_names and table.schema.field(name).type != dtype:
+                index = table.column_names.index(name)
+                table = table.set_column(index, name, kinds.as_text(table[name])
+                                         if dtype == pa.string() else table[name].cast(dtype))
+        return table
+
+    def _read(self, columns):
+        if self.format == "csv" and len(self.files) == 1 and not self.partitioning:
+            return pacsv.read_csv(self.files[0], read_options=self._read_options(),
+                                  parse_options=self._parse_options(),
+                                  convert_options=self._convert_options(columns))
+        return self._dataset().to_table(columns=columns)
+
+    # -- stream -------------------------------------------------------------
+    def scan(self, rows, make_visitor, columns=None):
+        """Call a fresh ``make_visitor()`` on every record batch of exactly
+        ``rows`` rows (the last may be shorter), in order, and return it.
+
+        A column that turns out to hold text where its first block held
+        numbers is read as text from then on, and the pass starts again with
+        a fresh visitor, so every batch a finished pass saw has one type per
+        column.
+        """
+        self.stream_schema()  # fixes every column's type before the first block
+        while True:
+            visitor = make_visitor()
+            try:
+                for batch in rechunk(self._dataset().to_batches(columns=columns), rows):
+                    visitor(self._cast(batch))
+                return visitor
+            except pa.ArrowInvalid as exc:
+                column = self._mistyped_column(exc)
+                if column is None or self.column_types.get(column) == pa.string():
+                    raise self._error(exc) from None
+                self.column_types[column] = pa.string()
+            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+                raise self._error(exc) from None
+
+    def stream_schema(self):
+        """Column names and the types a stream reads them as (from the first
+        block; after a pass, including the columns found to hold text)."""
+        first = self._first_schema()
+        if not self.column_types:
+            self.column_types = {f.name: f.type for f in first}
+        return pa.schema([(f.name, self.column_types.get(f.name, f.type)) for f in first])
+
+    def _first_schema(self):
+        """Column types as the first block of the first file gives them."""
+        if self.format != "csv":
+            return self._dataset().schema
+        try:
+            with pacsv.open_csv(self.files[0], read_options=self._read_options(),
+                                parse_options=self._parse_options()) as reader:
+                return reader.schema
+        except (pa.ArrowException, OSError) as exc:
+            raise self._error(exc) from None
+
+    # -- Arrow options ------------------------------------------------------
+    def _dataset(self):
+        fmt = "parquet"
+        if self.format == "csv":
+            fmt = ds.CsvFileFormat(parse_options=self._parse_options(),
+                                   convert_options=self._convert_options(None),
+                                   read_options=self._read_options())
+        try:
+            return ds.dataset(self.files, format=fmt, partitioning=self.partitioning)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise self._error(exc) from None
+
+    def _read_options(self):
+        return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+
+    def _parse_options(self):
+        return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+
+    def _convert_options(self, columns):
+        return pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
+                                    include_columns=columns or [])
+
+    def _with_retries(self, read):
+        """Run ``read``; a column Arrow took for numbers but holding text is
+        read again as text (once per such column)."""
+        while True:
+            try:
+                return read()
+            except pa.ArrowInvalid as exc:
+                column = self._mistyped_column(exc)
+                if column is None or column in self.column_types:
+                    raise self._error(exc) from None
+                self.column_types[column] = pa.string()
+            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+                raise self._error(exc) from None
+
+    def _mistyped_column(self, exc):
+        match = _CONVERSION_ERROR.search(str(exc))
+        if not match or self.format != "csv":
+            return None
+        header = tables.csv_header(Path(self.files[0]), self.delimiter)
+        index = int(match.group(1))
+        return header[index] if index < len(header) else None
+
+    def _error(self, exc):
+        return tables.read_error(self.location, exc, self.format)
+
+
+def rechunk(batches, rows):
+    """Record batches regrouped into batches of exactly ``rows`` rows (the
+    last may be shorter): blocks that do not depend on how the file was read."""
+    pending, count = [], 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            count += take
+            batch = batch.slice(take)
+            if count == rows:
+                yield _combine(pending)
+                pending, count = [], 0
+    if count:
+        yield _combine(pending)
+
+
+def _combine(batches):
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def read_frame(location, column_types=None):
+    """A whole table as a pandas DataFrame (reports, small tables)."""
+    return open_source(location, column_types).read().to_pandas()

@@ -1,0 +1,130 @@
+"""Every statistic the preprocessing keeps, in one streaming pass over blocks.
+
+Blocks are merged in their order with Chan's formula for the mean and the sum
+of squared deviations, so the result depends on the block size only, never on
+how the file was read; value counts are merged by Arrow's group-by. Nothing
+runs per value in Python.
+"""
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from descend.data import columns as kinds
+from descend.exceptions import DataError
+
+
+class NumericStatistics:
+    """Count, mean, sum of squared deviations, infinities and largest |x| of
+    the non-missing values of one column; its values too when the median or
+    the most frequent value is needed."""
+
+    def __init__(self, keep_values=False):
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+        self.missing, self.infinite, self.largest = 0, 0, 0.0
+        self.kept = [] if keep_values else None
+
+    def update(self, values):
+        """Add a block of float64 values (NaN for missing)."""
+        present = values[~np.isnan(values)]
+        self.missing += len(values) - len(present)
+        infinite = np.isinf(present)
+        self.infinite += int(infinite.sum())
+        present = present[~infinite]
+        if self.kept is not None:
+            self.kept.append(present)
+        if not len(present):
+            return
+        self.largest = max(self.largest, float(np.max(np.abs(present))))
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: checked later
+            mean = float(np.mean(present))
+            m2 = float(np.sum((present - mean) ** 2))
+        n, total = len(present), self.count + len(present)
+        delta = mean - self.mean
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.mean += delta * n / total
+        self.count = total
+
+    def values(self):
+        return np.concatenate(self.kept) if self.kept else np.empty(0)
+
+
+class TextStatistics:
+    """Value counts, missing count and how much of the text reads as numbers."""
+
+    def __init__(self):
+        self.counts, self.missing = [], 0
+        self.numbers, self.present = 0, 0
+        self.example = None  # (row, value) of the first value that is not a number
+
+    def update(self, text, first_row):
+        """Add a block of text (a string array) whose first row is ``first_row``."""
+        self.missing += text.null_count
+        numbers, present = kinds.numeric_share(text)
+        self.numbers += numbers
+        self.present += present
+        if self.example is None and numbers < present:
+            index, value = kinds.first_non_number(text)
+            self.example = (first_row + index, value)
+        if present:
+            self.counts.append(pc.value_counts(pc.drop_null(text)))
+
+    def value_counts(self):
+        """(values sorted as text, their counts) over every block."""
+        if not self.counts:
+            return [], np.empty(0, dtype=np.int64)
+        merged = pa.concat_arrays(self.counts)
+        table = pa.table({"value": merged.field("values"), "count": merged.field("counts")})
+        table = table.group_by("value").aggregate([("count", "sum")]).sort_by("value")
+        return table["value"].to_pylist(), table["count_sum"].to_numpy()
+
+
+class TableStatistics:
+    """The statistics of every feature column of a table, block by block.
+
+    Parameters
+    ----------
+    numeric, categorical : list of str
+        Column names of each kind.
+    keep_values : bool
+        Keep the numeric values (for a median or most-frequent fill).
+    path : str
+        Named in errors.
+    """
+
+    def __init__(self, numeric, categorical, keep_values=False, path=""):
+        self.numeric = {c: NumericStatistics(keep_values) for c in numeric}
+        self.categorical = {c: TextStatistics() for c in categorical}
+        self.rows, self.path = 0, path
+
+    def update(self, batch):
+        """Add a record batch (or table) holding at least the feature columns."""
+        for name, stats in self.numeric.items():
+            stats.update(kinds.as_numbers(batch.column(name)))
+        for name, stats in self.categorical.items():
+            stats.update(kinds.as_text(batch.column(name)), self.rows)
+        self.rows += batch.num_rows
+
+    def check(self):
+        """Refuse text columns that are mostly numbers, and infinite or huge values."""
+        for name, stats in self.categorical.items():
+            if stats.present and stats.numbers >= 0.5 * stats.present:
+                row, value = stats.example
+                raise DataError(
+                    f"{self.path}: column {name!r} mixes numbers and text (e.g. {value!r} "
+                    f"in data row {row + 1}, {stats.present - stats.numbers} such values); "
+                    "fix those values, or leave the column out with {drop}", drop=name)
+        infinite = {n: s.infinite for n, s in self.numeric.items() if s.infinite}
+        if infinite:
+            listing = ", ".join(f"{c!r}: {k}" for c, k in infinite.items())
+            raise DataError(f"{self.path}: infinite values in {listing}; replace them with "
+                            "finite numbers or leave them empty and use {impute}", impute=None)
+        huge = [n for n, s in self.numeric.items() if s.largest > 1e150]
+        if huge:
+            raise DataError(f"{self.path}: values too large to standardise in {huge} (beyond "
+                            "1e150); rescale those columns (divide by a power of ten, or take "
+                            "the log)")
+
+    def missing_counts(self):
+        """{column: missing values} for the columns that have any."""
+        counts = {n: s.missing for n, s in {**self.numeric, **self.categorical}.items()}
+        return {n: k for n, k in counts.items() if k}
