@@ -1,4 +1,4 @@
-"""descend.lesson.step against the lesson's formulas worked by hand."""
+"""descend.lesson.one_step against the lesson's formulas worked by hand."""
 import math
 
 import numpy as np

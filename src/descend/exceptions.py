@@ -1,8 +1,6 @@
 """The errors ``descend`` raises on purpose, each naming what is wrong and the fix."""
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
-
 
 class DescendError(ValueError):
     """Base of every error ``descend`` raises about its input.
@@ -55,6 +53,7 @@ class ModelFileError(DataError):
 
 def warn_not_converged(n_iter, measure, tol, separable=False):
     """Tell the user the solver stopped at max_iter and what to change."""
+    from sklearn.exceptions import ConvergenceWarning  # scikit-learn's, so filters apply
     if separable:
         warnings.warn(
             "descend stopped early: the classes are perfectly separable and C=inf, so the "

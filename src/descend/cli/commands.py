@@ -85,7 +85,7 @@ def breast_cancer_frame():
 
 
 def run_demo(out_dir, quiet):
-    from descend.lesson.step import step
+    from descend.lesson.one_step import step
     from descend.viz.plots import loss_curve, save_figure
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = breast_cancer_frame()

@@ -6,7 +6,6 @@ import click
 import numpy as np
 
 from descend.exceptions import DataError, UsageError
-from descend.lesson.step import step as lesson_step
 from descend.lesson.text import lesson_text
 
 
@@ -74,6 +73,7 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         xv, yv, wv, bv, names = example_from_model(model_path, data_path, row)
     else:
         xv, yv, wv, bv, names = example_inline(x, y, w, b)
+    from descend.lesson.one_step import step as lesson_step
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
         _write_graph(result, names, graph_path)

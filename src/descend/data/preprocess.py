@@ -135,15 +135,23 @@ class Preprocessor:
         """Write the rows of X for ``batch`` into ``out`` (zeros where they go):
         at ``positions`` (one per row of the batch), or rows 0..k−1 when None."""
         self.require_columns(batch.schema.names, path)
-        where = slice(0, batch.num_rows) if positions is None else positions
+        k, width = batch.num_rows, out.shape[1]
+        if positions is None:
+            positions = np.arange(k)
+        contiguous = k and positions[-1] - positions[0] == k - 1 and \
+            bool(np.all(np.diff(positions) == 1))
         n_num = len(self.numeric["columns"])
         if n_num:
-            out[where, :n_num] = self._numeric_block(batch, path)
+            block = self._numeric_block(batch, path)
+            if contiguous:
+                out[positions[0]:positions[0] + k, :n_num] = block
+            else:
+                out[positions, :n_num] = block
+        flat = out.reshape(-1)  # a view: out is C-ordered
         offset = n_num
         for i, name in enumerate(self.categorical["columns"]):
             rows, codes = self._category_codes(batch.column(name), i, path)
-            targets = rows if positions is None else positions[rows]
-            out[targets, offset + codes] = 1
+            flat[positions[rows] * width + (offset + codes)] = 1
             offset += len(self.categorical["categories"][i])
 
     def _numeric_block(self, batch, path):

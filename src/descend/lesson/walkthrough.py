@@ -8,7 +8,7 @@ import numpy as np
 
 from descend.engine.objective import Objective
 from descend.estimator import LogisticRegression
-from descend.lesson.step import step
+from descend.lesson.one_step import step
 from descend.lesson.text import lesson_text
 
 ALPHA = 0.5

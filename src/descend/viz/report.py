@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from descend.lesson.step import step as lesson_step
+from descend.lesson.one_step import step as lesson_step
 from descend.lesson.text import lesson_text
 from descend.model.modelfile import load_model_and_table
 from descend.viz import graphdraw, plots
