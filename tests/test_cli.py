@@ -107,19 +107,25 @@ def test_missing_values_are_listed_with_both_fixes(run_cli, customers, tmp_path)
     assert "--drop-missing" in err and "--impute" in err
     assert "m.json" not in files_in(tmp_path)
     code, out, _ = run_cli("train", customers, "--target", "churn", "--drop-missing", "-q")
-    assert code == 0 and "5 rows with missing values dropped" in out
+    assert code == 0 and "dropped 5 rows with missing feature values" in out
 
 
 def test_validation_history_and_plot(run_cli, customers, tmp_path):
     code, out, _ = run_cli("train", customers, "-t", "churn", "--impute", "mean", "-q",
                            "--validation", "0.25", "--history", tmp_path / "h.csv",
                            "--plot", tmp_path / "loss.png", "--class-weight", "balanced",
-                           "--solver", "nesterov", "--C", "0.5", "--seed", "3")
+                           "--solver", "nesterov", "--C", "0.5", "--seed", "3",
+                           "-o", tmp_path / "m.json")
     assert code == 0
     assert "validation" in out and "(100 rows)" in out
     history = pd.read_csv(tmp_path / "h.csv")
-    assert list(history.columns) == ["iteration", "loss", "grad_norm", "step_size", "elapsed"]
+    assert list(history.columns) == ["iteration", "loss", "grad_norm", "step_size", "elapsed",
+                                     "validation_loss"]
     assert history.loss.iloc[-1] < history.loss.iloc[0]
+    # The last record is the returned model's: its held-out loss is the summary's.
+    summary = json.loads((tmp_path / "m.json").read_text())["summary"]
+    assert history.validation_loss.iloc[-1] == pytest.approx(
+        summary["validation"]["log_loss"], rel=1e-9)
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
 
 

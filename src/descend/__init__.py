@@ -8,7 +8,13 @@ and a scikit-learn estimator (:class:`LogisticRegression`).
 The names below are imported on first use, so that ``descend --help`` does
 not wait for scikit-learn and the compiled kernels.
 """
-from descend.exceptions import DataError, DescendError, DivergenceError, ModelFileError, UsageError
+from descend.exceptions import (
+    DataError,
+    DescendError,
+    DivergenceError,
+    ModelFileError,
+    UsageError,
+)
 
 __version__ = "0.1.0"
 __all__ = ["LogisticRegression", "step", "DescendError", "DataError", "UsageError",

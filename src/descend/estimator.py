@@ -187,11 +187,23 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return Objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
                          n_threads=self.n_jobs)
 
-    def _make_solver(self, preconditioner=None):
+    def _make_solver(self, preconditioner=None, monitor=None):
         return Solver(rule=self.solver, learning_rate=self.learning_rate,
                       preconditioner=preconditioner or self.preconditioner,
                       max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
-                      random_state=self.random_state, callback=self._iteration_callback)
+                      random_state=self.random_state, callback=self._iteration_callback,
+                      monitor=monitor)
+
+    def _validation_monitor(self, eval_set):
+        """θ ↦ {"validation_loss": mean log-loss of the held-out rows}."""
+        if eval_set is None:
+            return None
+        X_val, y_val = eval_set
+        X_val = validate_data(self, X_val, dtype=[np.float64, np.float32], order="C",
+                              reset=False)
+        held_out = Objective(X_val, self._encode(np.asarray(y_val)),
+                             fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
+        return lambda theta: {"validation_loss": held_out.loss_grad(theta)[0]}
 
     def _iteration_callback(self, state):
         if self.verbose and state.iteration % int(self.verbose) == 0:
@@ -217,7 +229,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = state.converged
         self.history_ = state.history
 
-    def fit(self, X, y, sample_weight=None, *, solver_state=None):
+    def fit(self, X, y, sample_weight=None, *, solver_state=None, eval_set=None):
         """Fit on X of shape (m, n) and labels y of shape (m,) with two classes.
 
         Parameters
@@ -232,6 +244,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Continue a run from this state (a checkpoint, see
             :mod:`descend.checkpoint`) instead of starting afresh; the result is
             the same, bit for bit, as the run that was never interrupted.
+        eval_set : (X_val, y_val), optional
+            Held-out rows: each ``history_`` record gets their mean log-loss
+            at that iteration, ``validation_loss``.
 
         Returns
         -------
@@ -240,7 +255,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._check_params()
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
         objective = self._objective(X, y01, sample_weight)
-        solver = self._make_solver()
+        solver = self._make_solver(monitor=self._validation_monitor(eval_set))
         result = solver.run(objective, self._initial_theta(X.shape[1]), state=solver_state)
         self._store(result.theta, result.state, X.shape[1], X.dtype)
         self.solver_state_ = result.state

@@ -35,6 +35,17 @@ def python_argument(name, value):
     return f"{name}={value!r}"
 
 
+class DescendWarning(UserWarning):
+    """Something the user should know, worded like :class:`DescendError`
+    (options as ``{name}``, phrased by the library or by the CLI)."""
+
+    def __init__(self, message, **options):
+        self.template, self.options = message, options
+        super().__init__(self.phrase(python_argument))
+
+    phrase = DescendError.phrase
+
+
 class DataError(DescendError):
     """The data cannot be used as given (command line: exit code 1)."""
 
@@ -53,7 +64,9 @@ class ModelFileError(DataError):
 
 def warn_not_converged(n_iter, measure, tol, separable=False):
     """Tell the user the solver stopped at max_iter and what to change."""
-    from sklearn.exceptions import ConvergenceWarning  # scikit-learn's, so filters apply
+    from sklearn.exceptions import (
+        ConvergenceWarning,  # scikit-learn's, so filters apply
+    )
     if separable:
         warnings.warn(
             "descend stopped early: the classes are perfectly separable and C=inf, so the "

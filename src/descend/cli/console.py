@@ -12,22 +12,36 @@ def metrics_lines(name, m):
 
 def train_summary(report, model_path=None):
     """The end-of-training summary, a few lines."""
-    lines = [
-        f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
-        f"{report['features_out']} features"
-        + (f" ({report['dropped_missing']} rows with missing values dropped)"
-           if report.get("dropped_missing") else ""),
-        f"  positive class {report['positive']!r} (negative {report['negative']!r})",
-        f"  {report['iterations']} iterations, "
-        + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
-        + f", {report['seconds']:.2f} s",
-    ]
+    lines = [f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
+             f"{report['features_out']} features"]
+    lines += _dropped_lines(report.get("dropped", {}))
+    lines.append(f"  positive class {report['positive']!r} (negative {report['negative']!r})")
+    lines.append(f"  {report['iterations']} iterations, "
+                 + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
+                 + _timing_text(report))
     lines += metrics_lines("training", report["train"])
     if "validation" in report:
         lines += metrics_lines("validation", report["validation"])
-    if model_path:
-        lines.append(f"  model written to {model_path}")
+    if report.get("design_matrix"):
+        lines.append(f"  design matrix: {report['design_matrix']}")
+    lines.append(f"  model written to {model_path}" if model_path else
+                 "  no model saved: add -o model.json to keep it")
     return "\n".join(lines)
+
+
+def _dropped_lines(dropped):
+    reasons = [(dropped.get("missing_target", 0), "without a label"),
+               (dropped.get("missing_features", 0), "with missing feature values")]
+    parts = [f"{n} rows {why}" for n, why in reasons if n]
+    return [f"  dropped {' and '.join(parts)} (--drop-missing)"] if parts else []
+
+
+def _timing_text(report):
+    timings = report.get("timings")
+    if not timings:
+        return f", {report['seconds']:.2f} s"
+    return (f"; read {timings['read']:.2f} s, prepared {timings['prepare']:.2f} s, "
+            f"fitted {timings['fit']:.2f} s")
 
 
 def evaluation_report(m, classes):
@@ -65,3 +79,13 @@ class Progress:
 
     def close(self):
         self.bar.close()
+
+
+def command_line_flag(name, value):
+    """An option named in a library error, as this command's flag: --impute mean."""
+    flag = "--" + name.replace("_", "-")
+    if value is None or value is True:
+        return flag
+    if isinstance(value, list):
+        return f"{flag} {'|'.join(map(str, value))}"
+    return f"{flag} {value}"

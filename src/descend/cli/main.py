@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from descend.cli.console import command_line_flag
 from descend.exceptions import DataError, DescendError, UsageError
 from descend.optim.rules import RULES
 
@@ -176,16 +177,6 @@ def main(argv=None):
         _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DESCEND_DEBUG=1 "
               "for the traceback and report it", 3)
     sys.exit(0)
-
-
-def command_line_flag(name, value):
-    """An option named in a library error, as this command's flag: --impute mean."""
-    flag = "--" + name.replace("_", "-")
-    if value is None or value is True:
-        return flag
-    if isinstance(value, list):
-        return f"{flag} {'|'.join(map(str, value))}"
-    return f"{flag} {value}"
 
 
 def _fail(message, code):

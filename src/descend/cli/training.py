@@ -8,7 +8,7 @@ import pandas as pd
 
 from descend.cli import console
 from descend.cli.commands import check_suffix
-from descend.cli.console import Progress
+from descend.cli.console import Progress, command_line_flag
 from descend.data.design import StreamRows, TableRows
 from descend.data.source import open_source
 from descend.data.storage import MatrixStorage, parse_size
@@ -95,8 +95,9 @@ def finish_training(model, model_path, options):
         if model_path:
             save_model(model, batch.reserve(model_path))
         batch.commit()
-    for message in model.summary.get("warnings", []):
-        click.echo(f"descend: warning: {message}", err=True)
+    for warning in model.warnings:
+        text = warning.phrase(command_line_flag) if hasattr(warning, "phrase") else str(warning)
+        click.echo(f"descend: warning: {text}", err=True)
     click.echo(console.train_summary(model.summary, model_path))
     if options["history_path"]:
         click.echo(f"  history written to {options['history_path']}")

@@ -44,6 +44,8 @@ class TableModel:
     params: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    #: What training warned about (not saved: the summary keeps their text).
+    warnings: list = field(default_factory=list, repr=False)
 
     @property
     def positive(self):

@@ -22,7 +22,7 @@ from descend.data.preprocess import (
 )
 from descend.data.tables import require_column
 from descend.estimator import LogisticRegression
-from descend.exceptions import DataError, UsageError
+from descend.exceptions import DataError, DescendWarning, UsageError
 from descend.model.labels import choose_classes, encode_target
 from descend.model.metrics import classification_metrics
 from descend.model.table_model import TableModel
@@ -102,6 +102,7 @@ def prepare(rows, options, path="", allocate=None):
     is_train[order[0]] = True
     stats = collect_statistics(rows, columns, is_train, options.impute, path)
     preprocessor = Preprocessor.from_statistics(stats, options.impute, path)
+    _warn_about_identifiers(preprocessor, stats.rows, path)
     positions = np.full(len(keep), -1, dtype=np.int64)
     ranked = np.concatenate(order)
     positions[ranked] = np.arange(len(ranked))
@@ -111,6 +112,22 @@ def prepare(rows, options, path="", allocate=None):
     y = np.empty(len(ranked))
     y[positions[np.flatnonzero(keep)]] = y_all
     return Prepared(X, y, len(order[0]), preprocessor, classes, columns, dropped)
+
+
+#: A text column with more levels than this share of the rows (and at least
+#: ``IDENTIFIER_LEVELS``) is an identifier or numbers read as text, not a category.
+IDENTIFIER_SHARE = 0.5
+IDENTIFIER_LEVELS = 50
+
+
+def _warn_about_identifiers(preprocessor, rows, path):
+    for name, levels in zip(preprocessor.categorical["columns"],
+                            preprocessor.categorical["categories"]):
+        if len(levels) >= max(IDENTIFIER_LEVELS, IDENTIFIER_SHARE * rows):
+            warnings.warn(DescendWarning(
+                f"{path}: column {name!r} has {len(levels)} different values in {rows} rows "
+                f"(an identifier, or numbers read as text?) and became {len(levels)} "
+                "features; leave it out with {drop}", drop=name))
 
 
 def _rows_to_keep(labels, gaps, missing, options, path):
@@ -153,16 +170,13 @@ def fit_prepared(prepared, options, callback=None, solver_state=None):
     """Fit the estimator on the training rows; the :class:`TableModel` and the estimator."""
     X, y = prepared.train
     clf = LogisticRegression(**options.estimator, callback=callback)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(X, y, solver_state=solver_state)
+    clf.fit(X, y, solver_state=solver_state, eval_set=prepared.validation)
     model = TableModel(target=options.target, classes=prepared.classes,
                        preprocessor=prepared.preprocessor,
                        coef=clf.coef_.ravel().astype(np.float64),
                        intercept=float(clf.intercept_[0]), params=clf.get_params(),
                        history=clf.history_)
     model.params.pop("callback", None)
-    model.summary = {"warnings": [str(w.message) for w in caught]}
     return model, clf
 
 
@@ -174,7 +188,7 @@ def summarise(model, clf, prepared, seconds):
               "features_in": len(prepared.columns), "features_out": int(X.shape[1]),
               "positive": prepared.classes[1], "negative": prepared.classes[0],
               "iterations": int(clf.n_iter_), "converged": bool(clf.converged_),
-              "warnings": model.summary.get("warnings", []),
+              "warnings": [str(w) for w in model.warnings],
               "train": classification_metrics(y, model.probabilities(X)),
               "seconds": sum(seconds.values()), "timings": seconds}
     if prepared.validation is not None:
@@ -188,9 +202,14 @@ def train_rows(rows, options, callback=None, path="", solver_state=None, allocat
     """Prepare ``rows`` and fit; returns the :class:`TableModel` (its
     ``summary`` holds the report), the fitted estimator and the prepared data."""
     started = time.perf_counter()
-    prepared = prepare(rows, options, path, allocate)
-    prepared_at = time.perf_counter()
-    model, clf = fit_prepared(prepared, options, callback, solver_state)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", DescendWarning)
+        prepared = prepare(rows, options, path, allocate)
+        prepared_at = time.perf_counter()
+        model, clf = fit_prepared(prepared, options, callback, solver_state)
+    model.warnings = [w.message for w in caught
+                      if issubclass(w.category, (ConvergenceWarning, DescendWarning))]
     seconds = {"read": read_seconds, "prepare": prepared_at - started,
                "fit": time.perf_counter() - prepared_at}
     summarise(model, clf, prepared, seconds)

@@ -112,12 +112,16 @@ class Solver:
         Hessian at the current point whenever the stopping measure falls by
         less than ``REFRESH_RATIO`` in an iteration: steps then become
         Newton-like near the optimum, where the bound is loosest.
+    monitor : callable(θ) -> dict, or None
+        More numbers for each iteration's history record, from θ in the
+        user's coordinates (a validation loss).
     """
 
     def __init__(self, rule="auto", learning_rate="auto", preconditioner="auto",
                  max_iter=1000, tol=1e-9, batch_size=None, random_state=None,
-                 callback=None, refresh_curvature=True):
+                 callback=None, refresh_curvature=True, monitor=None):
         self.refresh_curvature = refresh_curvature
+        self.monitor = monitor
         self.rule = make_rule("nesterov" if rule == "auto" else rule)
         self.learning_rate = learning_rate
         self.preconditioner = preconditioner
@@ -243,12 +247,12 @@ class _Run:
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
-            self.record(state, loss, grad, g)
+            self.record(state, loss, grad, g, theta)
             state.theta, state.rule_state = self.rule.step(
                 precond.to_scaled(state.best_theta), precond.grad_to_scaled(state.best_grad),
                 state.rule_state, state.lr)
             return
-        self.record(state, loss, grad, g)
+        self.record(state, loss, grad, g, theta)
         if self.converged(state, loss):
             return
         if not self.objective.has_penalty and loss < SEPARATED_LOSS:
@@ -303,7 +307,7 @@ class _Run:
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
             state.theta = precond.to_scaled(state.best_theta)
-        self.record(state, loss, grad, g)
+        self.record(state, loss, grad, g, theta)
         self.converged(state, loss)
 
     def handle_rise(self, state, loss, grad, theta):
@@ -345,8 +349,9 @@ class _Run:
                 f"with learning_rate={self.solver.learning_rate:g}; use a smaller learning "
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
-    def record(self, state, loss, grad, g):
+    def record(self, state, loss, grad, g, theta):
         state.measure = 0.5 * float(g @ g) * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
                               "grad_norm": float(np.linalg.norm(grad)),
-                              "step_size": float(state.lr), "elapsed": state.elapsed})
+                              "step_size": float(state.lr), "elapsed": state.elapsed,
+                              **(self.solver.monitor(theta) if self.solver.monitor else {})})

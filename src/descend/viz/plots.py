@@ -46,7 +46,12 @@ def loss_curve(history, title="Training loss"):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     it = [h["iteration"] for h in history]
     loss = np.array([h["loss"] for h in history])
-    ax.plot(it, loss, marker="." if len(it) < 60 else None, color="#1f77b4")
+    marker = "." if len(it) < 60 else None
+    ax.plot(it, loss, marker=marker, color="#1f77b4", label="training (objective J)")
+    if history and "validation_loss" in history[0]:
+        held_out = [h["validation_loss"] for h in history]
+        ax.plot(it, held_out, marker=marker, color="#ff7f0e", label="validation (mean log-loss)")
+        ax.legend(fontsize=8)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("iteration")
     ax.set_ylabel("objective J (mean log-loss + L2)")
