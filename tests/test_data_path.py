@@ -1,0 +1,198 @@
+"""The data path: files, folders and globs through Arrow, statistics in one
+streaming pass, X built block by block, in memory or memory-mapped."""
+import json
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from descend.data import design
+from descend.data.design import StreamRows, TableRows
+from descend.data.preprocess import Preprocessor
+from descend.data.source import open_source
+from descend.model.training import TrainOptions, prepare
+
+
+def mixed_frame(m=300, seed=0):
+    """Numbers with gaps and offsets, text with gaps, true/false, a yes/no target."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "age": rng.normal(40, 10, m).round(2),
+        "income": rng.lognormal(10, 0.5, m).round(0) + 1e6,   # a large offset
+        "plan": rng.choice(["basic", "pro", "team", "Zeta"], m),
+        "active": rng.random(m) < 0.3,
+        "visits": rng.integers(0, 9, m),
+    })
+    frame.loc[rng.choice(m, 15, replace=False), "age"] = np.nan
+    frame.loc[rng.choice(m, 9, replace=False), "plan"] = None
+    z = 0.05 * (frame.age.fillna(40) - 40) + (frame.plan == "pro") - 0.5 * frame.active
+    frame["y"] = np.where(rng.random(m) < 1 / (1 + np.exp(-z)), "yes", "no")
+    return frame
+
+
+def sklearn_matrix(train, new, impute):
+    """scikit-learn's own pipeline on the same columns, text columns as text."""
+    numeric, categorical = ["age", "income", "visits"], ["plan", "active"]
+    as_text = lambda f: f.assign(**{c: f[c].astype(object).where(f[c].isna(), f[c].astype(str))  # noqa: E731
+                                    for c in categorical})
+    transformer = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy=impute), StandardScaler()), numeric),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                              OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+         categorical)], sparse_threshold=0.0)
+    transformer.fit(as_text(train))
+    return transformer.transform(as_text(new))
+
+
+def features(frame):
+    return frame[["age", "income", "visits", "plan", "active"]]
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 100_000])
+@pytest.mark.parametrize("impute", ["mean", "median", "most_frequent"])
+def test_streamed_statistics_equal_scikit_learns_transform(block_rows, impute, monkeypatch):
+    """Blocks of 1, 7 or 100,000 rows: the merged statistics give scikit-learn's
+    matrix, for the training rows and for new rows with an unseen category."""
+    monkeypatch.setattr(design, "BLOCK_ROWS", block_rows)
+    frame = mixed_frame()
+    prepared = prepare(TableRows(pa.Table.from_pandas(frame, preserve_index=False)),
+                       TrainOptions(target="y", impute=impute))
+    expected = sklearn_matrix(features(frame), features(frame), impute)
+    np.testing.assert_allclose(prepared.X, expected, rtol=0, atol=1e-12)
+    new = features(mixed_frame(40, seed=1)).copy()
+    new.loc[0, "plan"] = "enterprise"
+    got = prepared.preprocessor.transform(new)
+    np.testing.assert_allclose(got, sklearn_matrix(features(frame), new, impute), rtol=0,
+                               atol=1e-12)
+    assert got[0, 3:7].sum() == 0  # an unseen category: all zeros
+
+
+@pytest.mark.parametrize("row_group", [1, 7, 100_000])
+def test_files_read_in_any_batches_give_the_same_bits(row_group, tmp_path, monkeypatch):
+    """Parquet row groups of 1, 7 or 100,000 rows, streamed or read whole, and
+    the same table as CSV: bit-identical design matrices (blocks of 16 rows,
+    so that blocks and the files' batches do not line up)."""
+    monkeypatch.setattr(design, "BLOCK_ROWS", 16)
+    frame = mixed_frame(250)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    parquet = tmp_path / "d.parquet"
+    pq.write_table(table, parquet, row_group_size=row_group)
+    csv = tmp_path / "d.csv"
+    frame.to_csv(csv, index=False)
+    options = TrainOptions(target="y", impute="mean")
+    reference = prepare(TableRows(table), options).X
+    for rows in (StreamRows(open_source(parquet)), TableRows(open_source(parquet).read()),
+                 StreamRows(open_source(csv)), TableRows(open_source(csv).read())):
+        assert np.array_equal(prepare(rows, options).X, reference)
+
+
+def test_a_column_of_codes_is_read_as_its_text_whatever_else_the_file_holds(run_cli, tmp_path):
+    """Grades A/B/C/1: a row's prediction must not depend on the other rows
+    (an empty grade elsewhere must not turn "1" into "1.0")."""
+    rng = np.random.default_rng(2)
+    grades = rng.choice(["A", "B", "C", "1"], 200)
+    x = rng.normal(size=200)
+    y = np.where(x + (grades == "1") > 0.5, "yes", "no")
+    pd.DataFrame({"x": x, "grade": grades, "y": y}).to_csv(tmp_path / "t.csv", index=False)
+    model = tmp_path / "m.json"
+    assert run_cli("train", tmp_path / "t.csv", "-t", "y", "--impute", "most_frequent",
+                   "-o", model, "-q")[0] == 0
+    (tmp_path / "one.csv").write_text("x,grade\n0.4,1\n")
+    (tmp_path / "two.csv").write_text("x,grade\n0.4,1\n0.1,\n")
+    alone = pd.read_csv(tmp_path / "p1.csv") if run_cli(
+        "predict", model, tmp_path / "one.csv", "-o", tmp_path / "p1.csv")[0] == 0 else None
+    beside = pd.read_csv(tmp_path / "p2.csv") if run_cli(
+        "predict", model, tmp_path / "two.csv", "-o", tmp_path / "p2.csv")[0] == 0 else None
+    assert alone.probability_yes[0] == beside.probability_yes[0]
+    assert json.loads(model.read_text())["preprocessing"]["categorical"]["categories"] == \
+        [["1", "A", "B", "C"]]
+
+
+@pytest.mark.parametrize("column,message", [
+    ("empty", "have no values at all"),
+    ("mixed", "mixes numbers and text"),
+    ("when", "holds dates or times"),
+])
+def test_columns_descend_cannot_use_are_refused_with_the_fix(column, message):
+    frame = mixed_frame(60)
+    frame["empty"] = np.nan
+    frame["mixed"] = ["1", "2", "x"] + [str(i) for i in range(57)]
+    frame["when"] = pd.date_range("2024-01-01", periods=60)
+    data = frame[["age", "y", column]]
+    with pytest.raises(ValueError, match=message) as info:
+        prepare(TableRows(pa.Table.from_pandas(data, preserve_index=False)),
+                TrainOptions(target="y", impute="mean"))
+    assert f"drop='{column}'" in str(info.value) or column == "empty"
+
+
+def _coefficients(path):
+    return np.array(json.loads(path.read_text())["coef"])
+
+
+def test_a_folder_of_parts_and_a_glob_train_like_the_whole_file(run_cli, tmp_path):
+    frame = mixed_frame(300).dropna()
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for k, part in enumerate(frame.iloc[i::3] for i in range(3)):
+        part.to_csv(parts / f"part-{k}.csv", index=False)
+        part.to_parquet(tmp_path / f"p-{k}.parquet", index=False)
+    runs = {"whole": tmp_path / "whole.csv", "folder": parts,
+            "glob": str(tmp_path / "p-*.parquet")}
+    coefs = {}
+    for name, data in runs.items():
+        code, out, err = run_cli("train", data, "-t", "y", "-o", tmp_path / f"{name}.json", "-q")
+        assert code == 0, err
+        coefs[name] = _coefficients(tmp_path / f"{name}.json")
+    np.testing.assert_allclose(coefs["folder"], coefs["whole"], rtol=1e-12)
+    np.testing.assert_allclose(coefs["glob"], coefs["whole"], rtol=1e-12)
+
+
+def test_hive_partitions_are_columns(run_cli, tmp_path):
+    frame = mixed_frame(300).dropna()
+    for region, part in zip(["north", "south"], (frame.iloc[:150], frame.iloc[150:])):
+        folder = tmp_path / "data" / f"region={region}"
+        folder.mkdir(parents=True)
+        part.to_parquet(folder / "part.parquet", index=False)
+    code, out, err = run_cli("train", tmp_path / "data", "-t", "y", "-o", tmp_path / "m.json",
+                             "-q")
+    assert code == 0, err
+    names = json.loads((tmp_path / "m.json").read_text())["feature_names"]
+    assert "region=north" in names and "region=south" in names
+
+
+def test_memory_limit_streams_and_maps_the_matrix_with_the_same_result(run_cli, tmp_path,
+                                                                       monkeypatch):
+    frame = mixed_frame(400)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    common = ["train", tmp_path / "d.csv", "-t", "y", "--impute", "mean", "-q"]
+    code, _, err = run_cli(*common, "--dtype", "float32", "-o", tmp_path / "in_memory.json")
+    assert code == 0, err
+    code, out, err = run_cli(*common, "--memory-limit", "4KB", "-o", tmp_path / "mapped.json")
+    assert code == 0, err
+    assert "memory-mapped" in out
+    assert np.array_equal(_coefficients(tmp_path / "mapped.json"),
+                          _coefficients(tmp_path / "in_memory.json"))
+    assert list(scratch.iterdir()) == []  # the mapped file is gone
+
+
+def test_drop_missing_also_drops_rows_without_a_label(run_cli, tmp_path):
+    frame = mixed_frame(200).dropna()
+    frame.loc[frame.index[[3, 8]], "y"] = None
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    code, _, err = run_cli("train", tmp_path / "d.csv", "-t", "y", "-q")
+    assert code == 1 and "2 missing values" in err and "--drop-missing" in err
+    code, out, err = run_cli("train", tmp_path / "d.csv", "-t", "y", "--drop-missing", "-q")
+    assert code == 0, err
+    assert "dropped 2 rows without a label" in out
+    assert f"trained on {len(frame) - 2} rows" in out
