@@ -196,3 +196,18 @@ def test_drop_missing_also_drops_rows_without_a_label(run_cli, tmp_path):
     assert code == 0, err
     assert "dropped 2 rows without a label" in out
     assert f"trained on {len(frame) - 2} rows" in out
+
+
+def test_the_report_summarises_text_columns_as_well_as_numbers(run_cli, customers, tmp_path):
+    model, page = tmp_path / "m.json", tmp_path / "r.html"
+    assert run_cli("train", customers, "-t", "churn", "--impute", "mean", "-o", model,
+                   "-q")[0] == 0
+    code, _, err = run_cli("report", model, customers, "-o", page)
+    assert code == 0, err
+    html = page.read_text()
+    frame = pd.read_csv(customers)
+    top = frame.plan.value_counts()
+    assert "<th>levels</th><th>most frequent</th>" in html
+    assert (f"<td>plan</td><td>3</td><td>{top.index[0]}</td><td>{top.iloc[0]}</td>"
+            f"<td>{frame.plan.isna().sum()}</td>") in html
+    assert f"<td>age</td><td>{frame.age.mean():.4g}</td>" in html

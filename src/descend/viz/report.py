@@ -6,7 +6,10 @@ import base64
 import html
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from descend.data.columns import as_numbers
 from descend.lesson.one_step import step as lesson_step
 from descend.lesson.text import lesson_text
 from descend.model.modelfile import load_model_and_table
@@ -40,16 +43,42 @@ def _table(rows, header):
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _data_summary(frame, target, classes, y):
-    numeric = frame.drop(columns=[target]).select_dtypes("number")
-    rows = [(c, f"{numeric[c].mean():.4g}", f"{numeric[c].std():.4g}",
-             f"{numeric[c].min():.4g}", f"{numeric[c].max():.4g}", int(numeric[c].isna().sum()))
-            for c in numeric.columns[:30]]
+def _data_summary(table, target, classes, y):
+    """Each column's summary: numbers (mean, std, min, max) and text (levels,
+    most frequent), with missing counts, from Arrow's kernels."""
+    numeric, text = [], []
+    for name in table.column_names[:60]:
+        if name == target:
+            continue
+        column = table.column(name)
+        missing = int(pc.sum(pc.is_null(column, nan_is_null=True)).as_py() or 0)
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            numeric.append((name, *(_number(pc.call_function(f, [column]))
+                                    for f in ("mean", "stddev", "min", "max")), missing))
+        else:
+            text.append((name, *_levels(column), missing))
     counts = f"{int((y == 0).sum())} × {html.escape(classes[0])}, {int((y == 1).sum())} × " \
              f"{html.escape(classes[1])}"
-    return (f"<p>{len(frame)} rows, {frame.shape[1]} columns; target <b>{html.escape(target)}</b>: "
-            f"{counts}.</p>" + (_table(rows, ["column", "mean", "std", "min", "max", "missing"])
-                                if rows else ""))
+    return (f"<p>{table.num_rows} rows, {table.num_columns} columns; target "
+            f"<b>{html.escape(target)}</b>: {counts}.</p>"
+            + (_table(numeric, ["column", "mean", "std", "min", "max", "missing"])
+               if numeric else "")
+            + (_table(text, ["column", "levels", "most frequent", "count", "missing"])
+               if text else ""))
+
+
+def _number(scalar):
+    value = scalar.as_py()
+    return "" if value is None else f"{value:.4g}"
+
+
+def _levels(column):
+    """(number of levels, the most frequent, its count) of a text column."""
+    counts = pc.value_counts(pc.drop_null(column.cast(pa.string())))
+    if len(counts) == 0:
+        return 0, "", 0
+    top = int(pc.index(counts.field("counts"), pc.max(counts.field("counts"))).as_py())
+    return len(counts), counts.field("values")[top].as_py(), counts.field("counts")[top].as_py()
 
 
 def _graph_html(example, names):
@@ -60,7 +89,7 @@ def _graph_html(example, names):
             f"<pre>{html.escape(graphdraw.to_text(example, names))}</pre>")
 
 
-def _boundary_html(model, frame, y):
+def _boundary_html(model, table, y):
     pre = model.preprocessor
     if len(pre.numeric["columns"]) != 2 or pre.categorical["columns"]:
         return ""
@@ -69,7 +98,7 @@ def _boundary_html(model, frame, y):
     # Back to the data's own units: w·(x − μ)/σ + b = 0.
     w = model.coef / scale
     b = model.intercept - w @ mean
-    raw = frame[cols].to_numpy(dtype=float)
+    raw = np.column_stack([as_numbers(table.column(c)) for c in cols])
     fig = plots.boundary_figure(raw, y, [(w, b, "w₁x₁ + w₂x₂ + b = 0")], names=cols,
                                 labels=[f"{c} (y = {i})" for i, c in enumerate(model.classes)])
     return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
@@ -80,15 +109,14 @@ def build_report(model_path, data_path, target, row, alpha):
     model, table = load_model_and_table(model_path, data_path)
     X, y, proba, scores = model.score(table, target, str(data_path))
     target = target or model.target
-    frame = table.to_pandas()
-    row = min(max(row, 0), len(frame) - 1)
+    row = min(max(row, 0), table.num_rows - 1)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
     loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
     metrics_rows = [(k, f"{scores[k]:.4f}") for k in
                     ("log_loss", "accuracy", "precision", "recall", "roc_auc")]
     sections = [
-        f"<section><h2>Data</h2>{_data_summary(frame, target, model.classes, y)}</section>",
+        f"<section><h2>Data</h2>{_data_summary(table, target, model.classes, y)}</section>",
         "<section><h2>Quality</h2><div class=grid>"
         f"<div>{_table(metrics_rows, ['metric', 'value'])}</div>"
         f"<figure>{_svg(plots.confusion_figure(scores['confusion_matrix'], model.classes))}</figure>"
@@ -96,7 +124,7 @@ def build_report(model_path, data_path, target, row, alpha):
         f"<section><h2>Training loss</h2><figure>{loss}</figure></section>",
         f"<section><h2>Coefficients</h2><figure>"
         f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
-        _boundary_html(model, frame, y),
+        _boundary_html(model, table, y),
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
         f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
     ]
