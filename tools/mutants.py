@@ -109,6 +109,10 @@ MUTANTS = [
            [("    for k in range(grouped, rows):\n        for j in range(n):\n"
              "            partial[j] += dz[k] * X[start + k, j]\n", "")],
            ["tests/test_engine.py"]),
+    Mutant("partial-sums-per-thread", "engine/objective.py",
+           [("        edges = self._partial_edges()\n",
+             "        edges = np.linspace(0, self.X.shape[0], self.n_threads + 1).astype(int)\n")],
+           ["tests/test_determinism.py"]),
     Mutant("l2-gradient-missing", "engine/objective.py",
            [("grad[: self.n_features] = gw + self.l2 * w64", "grad[: self.n_features] = gw")],
            ["tests/test_engine.py", "tests/test_estimator.py"]),

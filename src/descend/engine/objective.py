@@ -7,7 +7,6 @@ X is walked in row blocks small enough to stay in cache, so each block is read
 from memory once and serves both z = X_b w and X_bᵀ dz; threads take
 contiguous row ranges, each BLAS call runs on one core.
 """
-import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,6 +22,9 @@ from descend.optim.problem import Problem
 #: on current servers), so a block read for z = X_b w is still in cache when
 #: X_bᵀ dz needs it.
 BLOCK_BYTES = 1 << 20
+#: Blocks per partial sum: each gradient, curvature and moment is summed
+#: from partials of this many blocks (about 16 MiB of X), in order.
+PARTIAL_BLOCKS = 16
 #: Below this many elements of X a second thread costs more than it saves.
 MIN_PARALLEL_SIZE = 1 << 17
 
@@ -95,9 +97,10 @@ class Objective(Problem):
         self.n_features = n
         self.n_params = n + int(fit_intercept)
         self.block_rows = block_rows or max(16, BLOCK_BYTES // max(1, n * X.itemsize))
+        self.partial_rows = self.block_rows * PARTIAL_BLOCKS
         if n_threads is None:
             n_threads = default_threads() if X.size >= MIN_PARALLEL_SIZE else 1
-        self.n_threads = max(1, min(n_threads, m // self.block_rows + 1))
+        self.n_threads = max(1, min(n_threads, -(-m // self.partial_rows)))
         self._graph = fused_graph()
         self._no_weights = np.empty(0, dtype=self.dtype)
 
@@ -106,10 +109,9 @@ class Objective(Problem):
         return self.l2 > 0
 
     def evaluation_context(self):
-        """Our threads each run BLAS on one core; nested BLAS threads would fight."""
-        if self.n_threads > 1:
-            return threadpool_limits(limits=1, user_api="blas")
-        return contextlib.nullcontext()
+        """BLAS on one core: our threads split the rows, and a multi-threaded
+        BLAS could add its partial sums in an order that depends on the load."""
+        return threadpool_limits(limits=1, user_api="blas")
 
     # -- parameters ---------------------------------------------------------
     def split(self, theta):
@@ -289,11 +291,22 @@ class Objective(Problem):
 
     # -- threads ------------------------------------------------------------
     def _map(self, fn):
-        """Apply fn(lo, hi) to contiguous row ranges, one per thread, in order."""
-        m = self.X.shape[0]
+        """fn(lo, hi) of every partial block of rows, in block order.
+
+        The blocks depend on X's shape only; threads take contiguous runs of
+        them. The caller adds the results in block order, so every sum is the
+        same, bit for bit, whatever the number of threads.
+        """
+        edges = self._partial_edges()
+        blocks = list(zip(edges[:-1], edges[1:]))
         if self.n_threads == 1:
-            return [fn(0, m)]
-        edges = np.linspace(0, m, self.n_threads + 1).astype(int)
-        futures = [_pool(self.n_threads).submit(fn, lo, hi)
-                   for lo, hi in zip(edges[:-1], edges[1:])]
-        return [f.result() for f in futures]
+            return [fn(lo, hi) for lo, hi in blocks]
+        runs = np.array_split(np.arange(len(blocks)), self.n_threads)
+        futures = [_pool(self.n_threads).submit(lambda run: [fn(*blocks[k]) for k in run], run)
+                   for run in runs]
+        return [part for future in futures for part in future.result()]
+
+    def _partial_edges(self):
+        """Row edges of the partial blocks: whole multiples of ``block_rows``."""
+        m = self.X.shape[0]
+        return list(range(0, m, self.partial_rows)) + [m] if m else [0, 0]
