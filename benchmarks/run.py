@@ -9,10 +9,16 @@ Run with ``make bench``. Prints the machine, library versions and a table:
   its defaults, SGDClassifier and a PyTorch full-batch loop — on (a) 1,000,000
   × 100 features with scales 0.2–5 and offsets, (b) scikit-learn's
   breast-cancer data replicated 200 times, in its raw units;
-* peak memory of ``fit`` ÷ size of X.
+* peak memory of ``fit`` ÷ size of X;
+* then the "files" section (``benchmarks/files.py``): ``descend train`` on
+  Parquet and CSV files end to end, as subprocesses, against an Arrow read +
+  fit and the scikit-learn script, peak memory, ``--memory-limit``.
 
-Set DESCEND_BENCH_ROWS to use fewer rows (for a quick look).
+``--only solvers`` or ``--only files`` runs one section. Set DESCEND_BENCH_ROWS
+(solvers) or DESCEND_BENCH_FILE_ROWS (files) to use fewer rows (for a quick
+look).
 """
+import argparse
 import gc
 import os
 import platform
@@ -211,6 +217,20 @@ def peak_memory_ratio(X, y):
 
 
 def main():
+    parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
+    parser.add_argument("--only", choices=["solvers", "files"],
+                        help="run one section: the in-process solver race, or training "
+                             "from files end to end (default: both)")
+    only = parser.parse_args().only
+    if only != "files":
+        solvers()
+    if only != "solvers":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import files
+        files.main([])
+
+
+def solvers():
     print(f"# descend benchmark — {time.strftime('%Y-%m-%d')}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"Python {platform.python_version()}; numpy {np.__version__}, scipy {scipy.__version__}, "

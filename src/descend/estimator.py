@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 
 from descend.engine.numerics import log_sigmoid, sigmoid
 from descend.engine.objective import Objective
-from descend.exceptions import warn_not_converged
+from descend.exceptions import DataError, UsageError, warn_not_converged
 from descend.optim.rules import RULES
 from descend.optim.solver import Solver
 
@@ -121,26 +121,34 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------
     def _check_params(self):
+        """Every parameter, before any data is looked at (UsageError names it)."""
         def positive(name, value, allow_inf=False):
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
             if not ok or (not allow_inf and not np.isfinite(value)):
-                raise ValueError(f"{name} must be a positive number, got {value!r}; "
-                                 f"for example {name}=1.0")
+                raise UsageError(f"{{{name}}} must be a positive number, got {value!r} "
+                                 "(for example 1.0)", **{name: None})
         positive("C", self.C, allow_inf=True)
         if self.learning_rate != "auto":
             positive("learning_rate", self.learning_rate)
         if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+            raise UsageError(f"{{solver}} must be one of {SOLVERS}, got {self.solver!r}",
+                             solver=None)
         if self.preconditioner not in PRECONDITIONERS:
-            raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, "
-                             f"got {self.preconditioner!r}")
+            raise UsageError(f"{{preconditioner}} must be one of {PRECONDITIONERS}, "
+                             f"got {self.preconditioner!r}", preconditioner=None)
         for name, value in (("max_iter", self.max_iter), ("batch_size", self.batch_size)):
             if value is None and name == "batch_size":
                 continue
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise UsageError(f"{{{name}}} must be a positive integer, got {value!r}",
+                                 **{name: None})
         if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
-            raise ValueError(f"tol must be a number ≥ 0, got {self.tol!r}")
+            raise UsageError(f"{{tol}} must be a number ≥ 0, got {self.tol!r}", tol=None)
+        seed = self.random_state
+        if not (seed is None or isinstance(seed, np.random.Generator) or (
+                isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)):
+            raise UsageError(f"{{random_state}} must be a whole number ≥ 0, a numpy Generator "
+                             f"or None, got {seed!r}", random_state=None)
 
     def _validate_training_data(self, X, y, sample_weight, reset, set_classes=None):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
@@ -155,6 +163,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if self.class_weight is not None:
                 per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
                 sample_weight = sample_weight * per_class[y01.astype(int)].astype(X.dtype)
+            largest = float(np.max(sample_weight, initial=0.0))
+            if not largest < 1e150:
+                raise DataError(f"sample_weight has values as large as {largest:.3g}: their "
+                                "sums overflow floating point; rescale the weights (only "
+                                "their ratios matter)")
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight sums to zero; give some examples a "
                                  "positive weight")

@@ -28,11 +28,12 @@ def check_suffix(path, allowed, option):
         raise UsageError(f"{option} {path}: use a file ending in {' or '.join(allowed)}")
 
 
-def run_predict(model_path, data, output):
+def run_predict(model_path, data, output, text_format=None):
     if output is not None:
         table_format(output)
     model = load_model(model_path)
-    source = open_source(data, model.preprocessor.column_types(), others_as_text=True)
+    source = open_source(data, model.preprocessor.column_types(), others_as_text=True,
+                         text_format=text_format)
     with table_output(output) as start_output:
         counts = source.scan(BLOCK_ROWS, lambda: _Predictions(model, str(data), start_output()))
     if not counts.rows:
@@ -61,11 +62,12 @@ class _Predictions:
         self.skipped += predictions.column(0).null_count
 
 
-def run_evaluate(model_path, data, target, plot_path):
+def run_evaluate(model_path, data, target, plot_path, text_format=None):
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
     model = load_model(model_path)
     source = open_source(data, {**model.preprocessor.column_types(),
-                                (target or model.target): pa.string()})
+                                (target or model.target): pa.string()},
+                         text_format=text_format)
     scores = model.score_rows(StreamRows(source), target, str(data))
     if plot_path:
         from descend.viz.plots import roc_figure, save_figure

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, UsageError
 from descend.lesson.text import lesson_text
 
@@ -16,10 +17,10 @@ def _floats(text, option):
         raise UsageError(f"{option} must be comma-separated numbers, e.g. {option} 1.0,2.0") from None
 
 
-def example_from_model(model_path, data_path, row):
+def example_from_model(model_path, data_path, row, text_format=None):
     """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
     from descend.model.modelfile import load_model_and_table
-    model, frame = load_model_and_table(model_path, data_path)
+    model, frame = load_model_and_table(model_path, data_path, text_format)
     if not 0 <= row < frame.num_rows:
         raise UsageError(f"--row {row} is outside the file's rows 0..{frame.num_rows - 1}")
     if model.target not in frame.column_names:
@@ -55,7 +56,9 @@ def example_inline(x, y, w, b):
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the computation graph (.svg, .png or .dot).")
-def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path):
+@text_format_options
+def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path,
+            **reading):
     """The lesson on one example: forward pass, derivatives, update.
 
     \b
@@ -70,7 +73,8 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
-        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row)
+        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row,
+                                                   text_format_from(reading))
     else:
         xv, yv, wv, bv, names = example_inline(x, y, w, b)
     from descend.lesson.one_step import step as lesson_step
@@ -111,7 +115,8 @@ def _write_graph(result, names, path):
               help="HTML file to write.")
 @click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
 @click.option("--alpha", type=float, default=0.1, show_default=True)
-def report(model_path, data_path, target, output, row, alpha):
+@text_format_options
+def report(model_path, data_path, target, output, row, alpha, **reading):
     """One self-contained HTML page: data, loss, ROC, coefficients, the graph.
 
     \b
@@ -122,6 +127,6 @@ def report(model_path, data_path, target, output, row, alpha):
         raise UsageError(f"--output {output}: use a file ending in .html")
     from descend.io.atomic import write_text
     from descend.viz.report import build_report
-    html = build_report(model_path, data_path, target, row, alpha)
+    html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading))
     write_text(output, html)
     click.echo(f"report written to {output}")

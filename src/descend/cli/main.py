@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from descend.cli.console import command_line_flag
+from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, DescendError, UsageError
 from descend.optim.rules import RULES
 
@@ -82,6 +83,7 @@ def cli():
 @click.option("--dtype", type=click.Choice(["float32", "float64"]),
               help="Precision of the design matrix (default: float64 in memory, float32 mapped).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@text_format_options
 def train(data, target, model_path, **options):
     """Train on a CSV or Parquet file and report how well it fits.
 
@@ -91,6 +93,7 @@ def train(data, target, model_path, **options):
           --drop customer_id --validation 0.2 -o churn.json --plot loss.png
     """
     from descend.cli.training import run_train
+    options["text_format"] = text_format_from(options)
     run_train(data, target, model_path, options)
 
 
@@ -99,7 +102,8 @@ def train(data, target, model_path, **options):
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV or Parquet file for the predictions (default: standard output).")
-def predict(model, data, output):
+@text_format_options
+def predict(model, data, output, **reading):
     """Predict the label and probability of every row of DATA.
 
     \b
@@ -107,7 +111,7 @@ def predict(model, data, output):
       descend predict churn.json new_customers.csv -o predictions.csv
     """
     from descend.cli.commands import run_predict
-    run_predict(model, data, output)
+    run_predict(model, data, output, text_format_from(reading))
 
 
 @cli.command()
@@ -116,7 +120,8 @@ def predict(model, data, output):
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the ROC curve (.png/.svg).")
-def evaluate(model, data, target, plot_path):
+@text_format_options
+def evaluate(model, data, target, plot_path, **reading):
     """Log-loss, accuracy, precision, recall, ROC AUC and confusion matrix.
 
     \b
@@ -124,7 +129,7 @@ def evaluate(model, data, target, plot_path):
       descend evaluate churn.json test.csv --target churned --plot roc.png
     """
     from descend.cli.commands import run_evaluate
-    run_evaluate(model, data, target, plot_path)
+    run_evaluate(model, data, target, plot_path, text_format_from(reading))
 
 
 @cli.command()

@@ -44,7 +44,7 @@ def train_options_from(target, options):
 def train_from_files(data, train_options, options, callback, solver_state=None):
     """Read (or stream) the data, prepare it and fit: the :class:`TableModel`."""
     limit = parse_size(options["memory_limit"]) if options["memory_limit"] else None
-    source = open_source(data)
+    source = open_source(data, text_format=options["text_format"])
     with MatrixStorage(limit, train_options.dtype) as storage:
         started = time.perf_counter()
         if limit is None and _fits_in_memory(source, storage):
@@ -114,7 +114,7 @@ def checkpointed_training(data, target, model_path, options):
         if meta["target"] != target:
             raise UsageError(f"the checkpoint was made with --target {meta['target']!r}, "
                              f"not {target!r}")
-        if fingerprint(open_source(data).files) != meta["data_sha256"]:
+        if fingerprint(open_source(data, text_format=options["text_format"]).files) != meta["data_sha256"]:
             raise UsageError(f"{data} is not the file the checkpoint was made on; give the "
                              "same data file to --resume")
         train_options = TrainOptions(**meta["train_options"])
@@ -122,7 +122,7 @@ def checkpointed_training(data, target, model_path, options):
             folder = options["checkpoint"]
     else:
         train_options = train_options_from(target, options)
-    meta = {"target": target, "data_sha256": fingerprint(open_source(data).files),
+    meta = {"target": target, "data_sha256": fingerprint(open_source(data, text_format=options["text_format"]).files),
             "train_options": dataclasses.asdict(train_options),
             "resume_command": f"descend train {data} --target {target} --resume {folder}"
                               + (f" -o {model_path}" if model_path else "")}

@@ -10,6 +10,9 @@ from descend.exceptions import DataError
 
 #: Text that reads as a number (what a column of numbers with some garbage holds).
 NUMBER_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+#: Numbers written with a decimal comma or with thousands separators
+#: ("71,3", "1,200", "1.234,5", "12 000"): read as text unless told how.
+LOCALE_NUMBER_PATTERN = r"^\s*[-+]?(\d{1,3}([.,' ]\d{3})+([.,]\d+)?|\d+,\d+)\s*$"
 
 
 def kind_of(name, dtype, path=""):
@@ -57,6 +60,26 @@ def numeric_share(text):
         return 0, 0
     is_number = pc.match_substring_regex(text, NUMBER_PATTERN)
     return int(pc.sum(is_number).as_py() or 0), present
+
+
+def locale_number_count(text):
+    """How many values of ``text`` are numbers written with a decimal comma
+    or thousands separators."""
+    return int(pc.sum(pc.match_substring_regex(text, LOCALE_NUMBER_PATTERN)).as_py() or 0)
+
+
+def without_separators(text, thousands, decimal=None):
+    """float64 values of a text column of numbers written with ``thousands``
+    separators (and ``decimal`` mark), or None when it holds other text."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    plain = pc.replace_substring(text, thousands, "")
+    if decimal:
+        plain = pc.replace_substring(plain, decimal, ".")
+    is_number = pc.match_substring_regex(plain, NUMBER_PATTERN)
+    if not pc.all(pc.fill_null(is_number, True)).as_py():
+        return None
+    return pc.cast(plain, pa.float64())
 
 
 def first_non_number(text):

@@ -10,6 +10,7 @@ whatever the block size.
 """
 import glob as globbing
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,7 +26,26 @@ CSV_BLOCK_BYTES = 1 << 24
 _CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): .*CSV conversion error to \w+")
 
 
-def open_source(location, column_types=None, others_as_text=False):
+@dataclass(frozen=True)
+class TextFormat:
+    """How a CSV file writes its text and numbers.
+
+    Parameters
+    ----------
+    encoding : str
+        The file's encoding (``"latin-1"``, ``"cp1252"``…); read strictly.
+    decimal : str or None
+        The decimal mark when it is not a point (``","``).
+    thousands : str or None
+        The thousands separator to drop from numbers (``","``, ``"."``, ``" "``).
+    """
+
+    encoding: str = "utf-8"
+    decimal: str = None
+    thousands: str = None
+
+
+def open_source(location, column_types=None, others_as_text=False, text_format=None):
     """The :class:`TableSource` for a file, a folder or a glob pattern.
 
     Parameters
@@ -37,9 +57,12 @@ def open_source(location, column_types=None, others_as_text=False):
     others_as_text : bool
         Read every other column of a CSV file as the text it holds (columns
         passed through to an output unchanged).
+    text_format : TextFormat, optional
+        Encoding, decimal mark and thousands separator of CSV files.
     """
     files, fmt, partitioning = _resolve(str(location))
-    source = TableSource(files, fmt, partitioning, column_types or {}, str(location))
+    source = TableSource(files, fmt, partitioning, column_types or {}, str(location),
+                         text_format or TextFormat())
     if others_as_text and fmt == "csv":
         header = tables.csv_header(Path(files[0]), source.delimiter)
         source.column_types = {**dict.fromkeys(header, pa.string()), **source.column_types}
@@ -83,13 +106,14 @@ def _one_format(files, location):
 class TableSource:
     """Rows of one or more files of one format, as Arrow data."""
 
-    def __init__(self, files, fmt, partitioning, column_types, location):
+    def __init__(self, files, fmt, partitioning, column_types, location,
+                 text_format=TextFormat()):
         self.files, self.format, self.location = files, fmt, location
-        self.partitioning = partitioning
+        self.partitioning, self.text = partitioning, text_format
         self.column_types = dict(column_types)
         self.delimiter = ","
         if fmt == "csv":
-            self.delimiter = tables.check_csv_start(Path(files[0]))
+            self.delimiter = tables.check_csv_start(Path(files[0]), text_format.encoding)
 
     # -- whole table --------------------------------------------------------
     def read(self, columns=None):
@@ -100,12 +124,26 @@ class TableSource:
 
     def _cast(self, table):
         """Columns given a type (text, for a model's text columns) get it
-        whatever the file's own type (Parquet keeps its own)."""
+        whatever the file's own type (Parquet keeps its own); with a thousands
+        separator, text columns that are such numbers become numbers."""
+        if self.text.thousands is not None:
+            table = self._numbers_with_separators(table)
         for name, dtype in self.column_types.items():
             if name in table.column_names and table.schema.field(name).type != dtype:
                 index = table.column_names.index(name)
                 table = table.set_column(index, name, kinds.as_text(table[name])
                                          if dtype == pa.string() else table[name].cast(dtype))
+        return table
+
+    def _numbers_with_separators(self, table):
+        for index, name in enumerate(table.column_names):
+            column = table.column(index)
+            if not pa.types.is_string(column.type) or \
+                    self.column_types.get(name) == pa.string():
+                continue
+            numbers = kinds.without_separators(column, self.text.thousands, self.text.decimal)
+            if numbers is not None:
+                table = table.set_column(index, name, numbers)
         return table
 
     def _read(self, columns):
@@ -172,14 +210,15 @@ class TableSource:
             raise self._error(exc) from None
 
     def _read_options(self):
-        return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+        return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=self.text.encoding)
 
     def _parse_options(self):
         return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
 
     def _convert_options(self, columns):
         return pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
-                                    include_columns=columns or [])
+                                    include_columns=columns or [],
+                                    decimal_point=self.text.decimal or ".")
 
     def _with_retries(self, read):
         """Run ``read``; a column Arrow took for numbers but holding text is
@@ -204,6 +243,14 @@ class TableSource:
         return header[index] if index < len(header) else None
 
     def _error(self, exc):
+        if self.format == "csv" and "columns, got" in str(exc):
+            for path in self.files:
+                ragged = tables.find_ragged_row(path, self.delimiter)
+                if ragged is not None:
+                    line, fields, width = ragged
+                    return DataError(
+                        f"{path}: line {line} has {fields} fields but the header has {width} "
+                        f"(split by {self.delimiter!r}); fix the ragged rows")
         return tables.read_error(self.location, exc, self.format)
 
 

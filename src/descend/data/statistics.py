@@ -53,7 +53,7 @@ class TextStatistics:
 
     def __init__(self):
         self.counts, self.missing = [], 0
-        self.numbers, self.present = 0, 0
+        self.numbers, self.present, self.locale_numbers = 0, 0, 0
         self.example = None  # (row, value) of the first value that is not a number
 
     def update(self, text, first_row):
@@ -65,6 +65,8 @@ class TextStatistics:
         if self.example is None and numbers < present:
             index, value = kinds.first_non_number(text)
             self.example = (first_row + index, value)
+        if numbers < present:
+            self.locale_numbers += kinds.locale_number_count(text)
         if present:
             self.counts.append(pc.value_counts(pc.drop_null(text)))
 
@@ -113,6 +115,13 @@ class TableStatistics:
                     f"{self.path}: column {name!r} mixes numbers and text (e.g. {value!r} "
                     f"in data row {row + 1}, {stats.present - stats.numbers} such values); "
                     "fix those values, or leave the column out with {drop}", drop=name)
+        for name, stats in self.categorical.items():
+            if stats.present and stats.locale_numbers >= 0.9 * stats.present:
+                raise DataError(
+                    f"{self.path}: column {name!r} holds numbers written with a decimal comma "
+                    f"or thousands separators (e.g. {stats.example[1]!r}); give {{decimal}} or "
+                    "{thousands} to read them as numbers, or leave the column out with {drop}",
+                    decimal=",", thousands=",", drop=name)
         infinite = {n: s.infinite for n, s in self.numeric.items() if s.infinite}
         if infinite:
             listing = ", ".join(f"{c!r}: {k}" for c, k in infinite.items())

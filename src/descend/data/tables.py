@@ -1,6 +1,7 @@
 """CSV and Parquet files: the checks before Arrow reads them, the errors that say\nthe fix, and writing tables atomically."""
 import csv
 import difflib
+import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,9 +37,9 @@ def check_readable_file(path):
         raise DataError(f"{path}: permission denied; make the file readable") from None
 
 
-def check_csv_start(path):
-    """Check the first 64 KiB of a CSV file (empty, binary, ragged, duplicate
-    names) and return its delimiter."""
+def check_csv_start(path, encoding="utf-8"):
+    """Check the first 64 KiB of a CSV file (empty, binary, not in
+    ``encoding``, ragged, duplicate names) and return its delimiter."""
     try:
         head = _peek(path)
     except PermissionError:
@@ -50,29 +51,33 @@ def check_csv_start(path):
                         "Parquet file")
     if not head.strip():
         raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
-    text = _utf8(path, head, complete=len(head) < PEEK_BYTES)
+    text = _decode(path, head, encoding, complete=len(head) < PEEK_BYTES)
     sep = _sniff_separator(text)
     _check_field_counts(path, text, sep, complete=len(head) < PEEK_BYTES)
     _check_header(path, text, sep)
     return sep
 
 
-def _utf8(path, head, complete):
-    """The text of the first bytes; a DataError naming the line that is not UTF-8."""
+def _decode(path, head, encoding, complete):
+    """The text of the first bytes; a DataError naming the line that is not
+    in ``encoding``, and the fix."""
     try:
-        return head.decode("utf-8")
+        return head.decode(encoding)
+    except LookupError:
+        raise UsageError(f"unknown {{encoding}} {encoding!r}; use e.g. utf-8, latin-1 or "
+                         "cp1252", encoding=None) from None
     except UnicodeDecodeError as exc:
         if not complete and exc.start >= len(head) - 3:  # a character cut by the peek
-            return head[:exc.start].decode("utf-8")
+            return head[:exc.start].decode(encoding)
         line = head[:exc.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8 "
-                        "CSV") from None
+        raise DataError(f"{path}: line {line} is not {encoding} text; save the file as UTF-8, "
+                        "or give its encoding with {encoding}", encoding="latin-1") from None
 
 
 def csv_header(path, sep):
     """The column names of a CSV file's first line."""
     text = _peek(path).decode("utf-8", errors="replace")
-    return next(csv.reader([text.splitlines()[0]], delimiter=sep))
+    return next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
 
 
 def read_error(location, exc, fmt):
@@ -88,6 +93,9 @@ def read_error(location, exc, fmt):
     if "Expected" in message and "columns, got" in message:
         return DataError(f"{location}: rows have different numbers of fields "
                          f"({message}); fix the ragged rows")
+    if "ompress" in message or "inflate" in message or "zlib" in message:
+        return DataError(f"{location}: the compressed file is truncated or damaged "
+                         f"({message}); copy or download it again")
     if "invalid UTF8" in message or "UTF-8" in message:
         return DataError(f"{location}: not UTF-8 text; save the file as UTF-8 CSV")
     if "Empty CSV file" in message:
@@ -119,14 +127,14 @@ def _peek(path, size=PEEK_BYTES):
 
 def _sniff_separator(text):
     """Comma unless the header is clearly split by ';', tab or '|'."""
-    header = text.splitlines()[0] if text.splitlines() else ""
+    header = text.split("\n", 1)[0]
     counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return "," if counts[","] or not counts[best] else best
 
 
 def _check_header(path, text, sep):
-    header = next(csv.reader([text.splitlines()[0]], delimiter=sep))
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
     seen, dupes = set(), []
     for name in header:
         if name in seen:
@@ -138,24 +146,40 @@ def _check_header(path, text, sep):
 
 
 def _check_field_counts(path, text, sep, complete):
-    """Every row has as many fields as the header (pandas pads short rows with
-    NaN silently, which hides a wrong delimiter or a broken row)."""
-    lines = text.splitlines(keepends=True)  # keeps quoted newlines inside a field
+    """Every row has as many fields as the header (a reader that pads short
+    rows hides a wrong delimiter or a broken row)."""
     if not complete:
-        lines = lines[:-1]  # the peek may end mid-line
+        text = text[:text.rfind("\n") + 1]  # the peek may end mid-line
+    row = _first_ragged_row(io.StringIO(text, newline=""), sep)
+    if row is not None:
+        number, fields, width = row
+        raise DataError(
+            f"{path}: line {number} has {fields} fields but the header has {width} "
+            f"(split by {sep!r}); fix the ragged rows, or the delimiter if the header "
+            "and the rows use different ones")
+
+
+def _first_ragged_row(handle, sep):
+    """(line, fields, header's fields) of the first row whose field count is
+    not the header's, or None. Lines end at \\n or \\r\\n only, as in CSV."""
+    reader = csv.reader(handle, delimiter=sep)
     try:
-        rows = list(csv.reader(lines, delimiter=sep))
+        width = len(next(reader, []))
+        for row in reader:
+            if row and len(row) != width:
+                return reader.line_num, len(row), width
     except csv.Error as exc:
-        raise DataError(f"{path}: not readable as CSV ({exc}); check the quoting") from None
-    if not rows:
-        return
-    width = len(rows[0])
-    for number, row in enumerate(rows[1:], start=2):
-        if row and len(row) != width:
-            raise DataError(
-                f"{path}: line {number} has {len(row)} fields but the header has {width} "
-                f"(split by {sep!r}); fix the ragged rows, or the delimiter if the header "
-                "and the rows use different ones")
+        raise DataError(f"{getattr(handle, 'name', 'the file')}: not readable as CSV ({exc}); "
+                        "check the quoting") from None
+    return None
+
+
+def find_ragged_row(path, sep):
+    """The first ragged row of a whole CSV file (compressed or not), or None:
+    for an error message, when Arrow found one past the first bytes."""
+    with pa.input_stream(str(path), compression="detect") as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        return _first_ragged_row(handle, sep)
 
 
 def _first_line(exc):

@@ -58,10 +58,11 @@ def load_model(path):
     return model_from_dict(data, path)
 
 
-def load_model_and_table(model_path, data_path):
+def load_model_and_table(model_path, data_path, text_format=None):
     """The model file and the data table (Arrow) a command applies it to."""
     model = load_model(model_path)
-    return model, open_source(data_path, model.preprocessor.column_types()).read()
+    source = open_source(data_path, model.preprocessor.column_types(), text_format=text_format)
+    return model, source.read()
 
 
 def model_from_dict(data, path=""):

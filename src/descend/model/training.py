@@ -44,6 +44,16 @@ class TrainOptions:
     dtype: str = None
 
     def __post_init__(self):
+        """Check every option before any data is read."""
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise UsageError(f"{{seed}} must be a whole number ≥ 0, got {self.seed!r}",
+                             seed=None)
+        for option in ("features", "drop"):
+            names = getattr(self, option) or []
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise UsageError(f"{{{option}}} names {twice} more than once", **{option: None})
+        LogisticRegression(**self.estimator)._check_params()
         if self.validation is not None and not 0 < self.validation < 1:
             raise UsageError("{validation} must be a fraction between 0 and 1, e.g. 0.2",
                              validation=None)

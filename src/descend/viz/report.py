@@ -104,9 +104,9 @@ def _boundary_html(model, table, y):
     return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
 
 
-def build_report(model_path, data_path, target, row, alpha):
+def build_report(model_path, data_path, target, row, alpha, text_format=None):
     """The report page as one HTML string."""
-    model, table = load_model_and_table(model_path, data_path)
+    model, table = load_model_and_table(model_path, data_path, text_format)
     X, y, proba, scores = model.score(table, target, str(data_path))
     target = target or model.target
     row = min(max(row, 0), table.num_rows - 1)
