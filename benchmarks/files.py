@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -145,7 +144,8 @@ class Run:
     """One finished subprocess: wall time, peak RSS, peak sampled RssAnon, output."""
 
     def __init__(self, label, seconds, peak_rss, peak_anon, returncode, stdout, stderr):
-        self.label, self.seconds, self.peak_rss, self.peak_anon = label, seconds, peak_rss, peak_anon
+        self.label, self.seconds = label, seconds
+        self.peak_rss, self.peak_anon = peak_rss, peak_anon
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
     @property

@@ -58,7 +58,23 @@ LIBRARY_CALLS = {
     "inf-library": lambda: descend.LogisticRegression().fit([[1.0, np.inf], [2.0, 1.0]], [0, 1]),
     "huge-library": lambda: descend.LogisticRegression().fit(
         [[1e200, 1.0], [-2e200, 2.0], [3e200, 0.0], [1e199, 1.0]], [0, 1, 0, 1]),
+    "huge-sample-weight": lambda: descend.LogisticRegression().fit(
+        [[1.0, 2.0], [2.0, 1.0], [0.0, 1.0], [1.0, 1.0]], [0, 1, 0, 1],
+        sample_weight=[1e308] * 4),
 }
+LATIN1 = "city,x,y\nM\xfcnchen,1,yes\nM\xf6nchen,2,no\nBerlin,3,yes\nM\xfcnchen,4,no\n".encode(
+    "latin-1")
+THOUSANDS = 'a,b,y\n"1,200",3,yes\n"2,500",1,no\n"10,300",2,yes\n"1,100",5,no\n'
+#: Extra options of the training rows that give them.
+TRAINING_OPTIONS = {"latin1-with-encoding": ["--encoding", "latin-1"],
+                    "thousands-given": ["--thousands", ","],
+                    "bool-gap-impute": ["--impute", "most_frequent"]}
+#: Options refused before any data is read (the data file does not even exist).
+EARLY_OPTIONS = {"option-c-zero": ["--C", "0"], "option-c-nan": ["--C", "nan"],
+                 "option-tol-nan": ["--tol", "nan"],
+                 "option-rate-inf": ["--learning-rate", "inf"],
+                 "option-seed-negative": ["--seed", "-1"],
+                 "option-features-twice": ["--features", "a,a,b"]}
 #: Rows whose situation is `descend train` on a CSV file with this content.
 TRAINING_CSV = {
     "text-in-numeric": "a,b,y\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n",
@@ -73,6 +89,14 @@ TRAINING_CSV = {
     "target-one-value": "a,b,y\n1,2,yes\n3,4,yes\n",
     "target-three-values": "a,b,y\n1,2,x\n3,4,y\n5,6,z\n",
     "target-missing": "a,b,y\n1,2,yes\n3,4,\n5,6,no\n",
+    "latin1-text": LATIN1,
+    "decimal-comma": "h;w;y\n" + "".join(f"{70 + i % 30},{i % 10};1,{60 + i % 40};"
+                                         f"{'ja' if i % 3 else 'nein'}\n" for i in range(60)),
+    "thousands-separators": THOUSANDS,
+    "ragged-late": "a,b,y\n" + "".join(f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n"
+                                       for i in range(3499)) + "1,2\n5,6,no\n",
+    "form-feed-in-field": "a,b,y\n1,x\x0cy,yes\n2,z,no\n3,\x85w,yes\n4,z,no\n",
+    "bool-gap-impute": "a,flag,y\n1,true,yes\n2,,no\n3,false,yes\n4,true,no\n5,false,no\n",
     "features-missing": "a,b,y\n1,,yes\n3,4,no\n5,6,no\n",
     "no-features": "y\nyes\nno\n",
 }
@@ -81,8 +105,26 @@ OTHER_CASES = {
     "no-such-file", "folder", "unreadable", "unknown-type", "no-target-column", "bad-option",
     "diverging", "predict-missing-column", "predict-extra-columns", "predict-reordered",
     "evaluate-unknown-label", "model-corrupt", "model-truncated", "model-newer",
-    "model-pickle", "model-crafted", "checkpoint-other-data",
+    "model-pickle", "model-crafted", "checkpoint-other-data", "latin1-with-encoding",
+    "thousands-given", "gzip-truncated", "gzip-corrupt", *EARLY_OPTIONS,
 }
+
+
+def check_trained(row_id, model_path):
+    """An accepted training file: the model's columns are what the file holds."""
+    model = json.loads(Path(model_path).read_text())
+    pre = model["preprocessing"]
+    expected = {
+        "latin1-with-encoding": lambda: pre["categorical"]["categories"] == [
+            ["Berlin", "Mönchen", "München"]],
+        "thousands-given": lambda: pre["numeric"]["columns"] == ["a", "b"]
+        and pre["numeric"]["mean"][0] == np.mean([1200, 2500, 10300, 1100]),
+        "form-feed-in-field": lambda: pre["categorical"]["categories"] == [
+            ["x\x0cy", "z", "\x85w"]] and model["summary"]["rows"] == 4,
+        "bool-gap-impute": lambda: pre["categorical"]["categories"] == [["False", "True"]]
+        and pre["categorical"]["fill"] == ["False"] and model["summary"]["rows"] == 5,
+    }[row_id]
+    assert expected(), pre
 
 
 def case(row_id, tmp, run_cli, monkeypatch):
@@ -91,7 +133,21 @@ def case(row_id, tmp, run_cli, monkeypatch):
     if row_id in LIBRARY_CALLS:
         return LIBRARY_CALLS[row_id]
     if row_id in TRAINING_CSV:
-        return train(write(tmp, "d.csv", TRAINING_CSV[row_id]))
+        return train(write(tmp, "d.csv", TRAINING_CSV[row_id]), *TRAINING_OPTIONS.get(row_id, []))
+    if row_id in EARLY_OPTIONS:
+        return train(tmp / "not-read.csv", *EARLY_OPTIONS[row_id])
+    if row_id == "latin1-with-encoding":
+        return train(write(tmp, "d.csv", LATIN1), *TRAINING_OPTIONS[row_id])
+    if row_id == "thousands-given":
+        return train(write(tmp, "d.csv", THOUSANDS), *TRAINING_OPTIONS[row_id])
+    if row_id in ("gzip-truncated", "gzip-corrupt"):
+        import gzip
+        raw = bytearray(gzip.compress("a,b,y\n".encode() + "".join(
+            f"{i},{i % 7},{'yes' if i % 3 else 'no'}\n" for i in range(20000)).encode()))
+        raw = raw[: len(raw) // 2] if row_id == "gzip-truncated" else raw
+        if row_id == "gzip-corrupt":
+            raw[len(raw) // 2] ^= 0xFF
+        return train(write(tmp, "d.csv.gz", bytes(raw)))
     if row_id == "no-such-file":
         return train(tmp / "nothing.csv")
     if row_id == "folder":
@@ -200,6 +256,9 @@ def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
     code, out, err = run_cli(*args)
     monkeypatch.undo()
     assert code == int(row["exit"]), err
+    if code == 0 and args[0] == "train":
+        check_trained(row_id, args[args.index("-o") + 1])
+        return
     if code == 0:
         check_predictions(tmp_path, model=args[1], data=args[2], output=args[4])
         return

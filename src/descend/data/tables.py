@@ -45,7 +45,7 @@ def check_csv_start(path, encoding="utf-8"):
     except PermissionError:
         raise DataError(f"{path}: permission denied; make the file readable") from None
     except (OSError, EOFError, pa.ArrowException) as exc:
-        raise DataError(f"{path}: cannot be read ({_first_line(exc)})") from None
+        raise read_error(path, exc, "csv") from None
     if b"\x00" in head:
         raise DataError(f"{path}: looks like a binary file, not CSV text; give a CSV or "
                         "Parquet file")
