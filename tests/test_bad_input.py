@@ -1,6 +1,10 @@
 """Every row of docs/bad-input.md: its exit code and its message."""
 import json
+import os
 import pickle  # only to craft a hostile file; descend never loads pickle
+import signal
+import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +12,7 @@ import pytest
 
 import descend
 from conftest import customers_frame
+from interrupt import run_interrupted
 
 TABLE = Path(__file__).parent.parent / "docs" / "bad-input.md"
 
@@ -132,6 +137,8 @@ def case(row_id, tmp, run_cli, monkeypatch):
     train = lambda path, *extra: ["train", path, "-t", "y", "-o", tmp / "out.json", *extra]  # noqa: E731
     if row_id in LIBRARY_CALLS:
         return LIBRARY_CALLS[row_id]
+    if row_id in WRITING_CASES:
+        return WRITING_CASES[row_id](row_id, tmp, run_cli)
     if row_id in TRAINING_CSV:
         return train(write(tmp, "d.csv", TRAINING_CSV[row_id]), *TRAINING_OPTIONS.get(row_id, []))
     if row_id in EARLY_OPTIONS:
@@ -209,9 +216,183 @@ def case(row_id, tmp, run_cli, monkeypatch):
     return ["predict", target, data, "-o", tmp / "p_out.csv"]
 
 
+def outputs_case(row_id, tmp, run_cli):
+    """An output that is an input or another output: the arguments."""
+    model, data = trained_model(tmp, run_cli)
+    train = ["train", data, "-t", "y"]
+    if row_id in ("output-in-data-folder", "evaluate-plot-in-data-folder",
+                  "report-output-matches-glob"):
+        (tmp / "d").mkdir()
+        (tmp / "d" / "part.csv").write_bytes(data.read_bytes())
+    if row_id == "predict-output-hard-link":
+        os.link(data, tmp / "link.csv")
+    if row_id == "explain-graph-is-data":
+        (tmp / "view.svg").symlink_to(data)
+    if row_id == "output-is-checkpoint":
+        assert run_cli(*train, "--checkpoint", tmp / "ck", "-q")[0] == 0
+    return {
+        "output-is-data": [*train, "-o", data],
+        "history-is-data": [*train, "--history", data],
+        "plot-is-output": [*train, "-o", tmp / "out.png", "--plot", tmp / "out.png"],
+        "output-in-data-folder": ["train", tmp / "d", "-t", "y", "-o", tmp / "d" / "m.json"],
+        "output-is-checkpoint": [*train, "--resume", tmp / "ck", "-o", tmp / "ck" / "checkpoint.json"],
+        "predict-output-is-data": ["predict", model, data, "-o", data],
+        "predict-output-hard-link": ["predict", model, data, "-o", tmp / "link.csv"],
+        "evaluate-plot-in-data-folder": ["evaluate", model, tmp / "d", "--plot", tmp / "d" / "roc.png"],
+        "report-output-matches-glob": ["report", model, f"{tmp}/d/*", "-o", tmp / "d" / "r.html"],
+        "explain-graph-is-data": ["explain", "--model", model, "--data", data,
+                                  "--graph", tmp / "view.svg"],
+    }[row_id]
+
+
+#: The checkpoint resumed by the rows below: plain gradient descent, 100 iterations.
+CHECKPOINTED = ["--solver", "gd", "--learning-rate", "0.1", "--tol", "0", "--C", "1"]
+#: Options given with --resume, by row.
+RESUME_OPTIONS = {"resume-other-c": ["--C", "0.001"], "resume-other-features": ["--features", "a"],
+                  "resume-other-solver": ["--solver", "adam"],
+                  "resume-other-positive": ["--positive", "no"],
+                  "resume-max-iter": ["--max-iter", "300"],
+                  "resume-max-iter-below": ["--max-iter", "50"]}
+
+
+def resume_case(row_id, tmp, run_cli):
+    """``--resume`` given with options, or a folder without a checkpoint."""
+    _, data = trained_model(tmp, run_cli)
+    if row_id in ("resume-no-checkpoint", "resume-missing-folder"):
+        if row_id == "resume-no-checkpoint":
+            (tmp / "ck").mkdir()  # a run killed before its first checkpoint
+        return ["train", data, "-t", "y", *CHECKPOINTED, "--resume", tmp / "ck",
+                "-o", tmp / "out.json"]
+    code, _, err = run_cli("train", data, "-t", "y", *CHECKPOINTED, "--max-iter", "100",
+                           "--checkpoint", tmp / "ck", "-q")
+    assert code == 0, err
+    return ["train", data, "-t", "y", "--resume", tmp / "ck", "-o", tmp / "out.json",
+            *RESUME_OPTIONS[row_id]]
+
+
+def stale_temporary_case(row_id, tmp, run_cli):
+    """A writer killed by SIGKILL, a temporary file of a live process, and
+    files of other names: the next run removes only the first."""
+    _, data = trained_model(tmp, run_cli)
+    code, _, _ = run_interrupted("SIGKILL", "model", ["train", data, "-t", "y", "-q",
+                                                       "-o", tmp / "out.json"], tmp)
+    assert code == -signal.SIGKILL
+    stale = [p.name for p in tmp.glob(".out.json.*.tmp.json")]
+    assert len(stale) == 1 and not (tmp / "out.json").exists()
+    old = time.time() - 60
+    os.utime(tmp / stale[0], (old, old))
+    for name in (f".out.json.{os.getpid()}.abcd1234.tmp.json", ".out.json.abcd1234.tmp.json",
+                 "notes.12.abcd1234.tmp.json"):
+        (tmp / name).write_text("not ours to remove")
+        os.utime(tmp / name, (old, old))
+    return ["train", data, "-t", "y", "-o", tmp / "out.json"]
+
+
+def mode_case(row_id, tmp, run_cli):
+    """A private model file of another owner, replaced by a new model."""
+    model, data = trained_model(tmp, run_cli)
+    target = tmp / "out.json"
+    target.write_bytes(model.read_bytes())
+    os.chmod(target, 0o600)
+    if os.geteuid() == 0:
+        os.chown(target, 4321, 4322)
+    return ["train", data, "-t", "y", "--C", "0.5", "-o", target]
+
+
+def clash_case(row_id, tmp, run_cli):
+    model, _ = trained_model(tmp, run_cli)
+    return ["predict", model, write(tmp, "p.csv", "a,predicted,b,probability_yes\n"
+                                    "1,x,2,0.25\n6,y,4,0.5\n3,,1,\n"), "-o", tmp / "p_out.csv"]
+
+
+#: Rows run as a real process that the signal hits while the model is written.
+SIGNAL_ROWS = {"sigterm-while-writing": "SIGTERM", "sigint-while-writing": "SIGINT"}
+
+
+def signal_case(row_id, tmp, run_cli):
+    _, data = trained_model(tmp, run_cli)
+    return ["train", data, "-t", "y", "-o", tmp / "out.json", "-q"]
+
+
+#: Rows about the files a command writes, each set up by its function.
+WRITING_CASES = {
+    **dict.fromkeys(["output-is-data", "history-is-data", "plot-is-output",
+                     "output-in-data-folder", "output-is-checkpoint", "predict-output-is-data",
+                     "predict-output-hard-link", "evaluate-plot-in-data-folder",
+                     "report-output-matches-glob", "explain-graph-is-data"], outputs_case),
+    **dict.fromkeys([*RESUME_OPTIONS, "resume-no-checkpoint", "resume-missing-folder"],
+                    resume_case),
+    **dict.fromkeys(SIGNAL_ROWS, signal_case),
+    "stale-temporary": stale_temporary_case,
+    "mode-kept": mode_case,
+    "predict-column-clash": clash_case,
+}
+
+
+def coefficients(path):
+    saved = json.loads(Path(path).read_text())
+    return saved["coef"] + [saved["intercept"]]
+
+
+def check_resumed(tmp, args, run_cli, iterations):
+    """The resumed (or started) run's model is the uninterrupted run's, bit for bit."""
+    code, _, err = run_cli("train", tmp / "good.csv", "-t", "y", *CHECKPOINTED, "--max-iter",
+                           iterations, "-o", tmp / "whole.json", "-q")
+    assert code == 0, err
+    assert coefficients(tmp / "out.json") == coefficients(tmp / "whole.json")
+    assert json.loads((tmp / "out.json").read_text())["summary"]["iterations"] == iterations
+    from descend.io.checkpoint import load_checkpoint
+    state, meta = load_checkpoint(tmp / "ck")
+    assert state.iteration == iterations and meta["train_options"]["estimator"]["max_iter"] == \
+        iterations
+
+
+def check_stale_removed(tmp, args, run_cli):
+    names = sorted(p.name for p in tmp.iterdir() if ".tmp." in p.name)
+    assert names == sorted([f".out.json.{os.getpid()}.abcd1234.tmp.json",
+                            ".out.json.abcd1234.tmp.json", "notes.12.abcd1234.tmp.json"]), names
+    assert json.loads((tmp / "out.json").read_text())["classes"] == ["no", "yes"]
+
+
+def check_mode_kept(tmp, args, run_cli):
+    info = (tmp / "out.json").stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    if os.geteuid() == 0:
+        assert (info.st_uid, info.st_gid) == (4321, 4322)
+    assert json.loads((tmp / "out.json").read_text())["params"]["C"] == 0.5
+
+
+def check_clash(tmp, args, run_cli):
+    import pandas as pd
+
+    from descend.model.modelfile import load_model
+    got = pd.read_csv(tmp / "p_out.csv", keep_default_na=False, dtype=str)
+    assert list(got.columns) == ["a", "predicted", "b", "probability_yes", "predicted_1",
+                                 "probability_yes_1"]
+    assert list(got.predicted) == ["x", "y", ""] and list(got.probability_yes) == ["0.25", "0.5", ""]
+    want = load_model(tmp / "model.json").predict_frame(pd.read_csv(tmp / "p.csv")[["a", "b"]])
+    assert list(got.predicted_1) == list(want.predicted)
+    np.testing.assert_allclose(got.probability_yes_1.astype(float), want.probability_yes, rtol=1e-12)
+    # descend reads its own output again
+    code, _, err = run_cli("predict", tmp / "model.json", tmp / "p_out.csv", "-o", tmp / "again.csv")
+    assert code == 0 and "'predicted_2', 'probability_yes_2'" in err
+    assert list(pd.read_csv(tmp / "again.csv").columns)[-2:] == ["predicted_2", "probability_yes_2"]
+
+
+#: Checks of accepted rows about writing: what the command wrote, beyond its exit code.
+ACCEPTED_CHECKS = {
+    "resume-max-iter": lambda tmp, args, run_cli: check_resumed(tmp, args, run_cli, 300),
+    "resume-no-checkpoint": lambda tmp, args, run_cli: check_resumed(tmp, args, run_cli, 1000),
+    "resume-missing-folder": lambda tmp, args, run_cli: check_resumed(tmp, args, run_cli, 1000),
+    "stale-temporary": check_stale_removed,
+    "mode-kept": check_mode_kept,
+    "predict-column-clash": check_clash,
+}
+
+
 def test_every_row_of_the_table_has_a_case_and_every_case_a_row():
     assert len(ROWS) >= 30
-    cases = [*LIBRARY_CALLS, *TRAINING_CSV, *OTHER_CASES]
+    cases = [*LIBRARY_CALLS, *TRAINING_CSV, *OTHER_CASES, *WRITING_CASES]
     assert len(cases) == len(set(cases))
     assert set(cases) == set(ROWS)
 
@@ -243,6 +424,12 @@ def check_predictions(tmp, model, data, output):
     np.testing.assert_allclose(again.probability_yes, got.probability_yes, rtol=1e-12)
 
 
+def contents(folder):
+    """Every file under ``folder`` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}
+
+
 @pytest.mark.parametrize("row_id", CASE_IDS)
 def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -253,9 +440,18 @@ def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
             args()
         return
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, out, err = run_cli(*args)
+    files = contents(tmp_path)
+    if row_id in SIGNAL_ROWS:
+        code, out, err = run_interrupted(SIGNAL_ROWS[row_id], "model", args, tmp_path)
+    else:
+        code, out, err = run_cli(*args)
     monkeypatch.undo()
     assert code == int(row["exit"]), err
+    if code == 0:
+        assert row["message"] in err
+    if row_id in ACCEPTED_CHECKS:
+        ACCEPTED_CHECKS[row_id](tmp_path, args, run_cli)
+        return
     if code == 0 and args[0] == "train":
         check_trained(row_id, args[args.index("-o") + 1])
         return
@@ -266,4 +462,5 @@ def test_bad_input_row(row_id, tmp_path, run_cli, monkeypatch):
     assert err.startswith("descend: error: ") and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert contents(tmp_path) == files  # nothing changed, inside folders too
     assert not (tmp_path / "PWNED").exists()

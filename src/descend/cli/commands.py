@@ -17,6 +17,7 @@ from descend.data.source import open_source
 from descend.data.tables import table_format
 from descend.data.writer import table_output
 from descend.exceptions import DataError, UsageError
+from descend.io.outputs import prepare_outputs
 from descend.lesson.text import lesson_text
 from descend.model.modelfile import load_model
 from descend.model.training import TrainOptions, train_table
@@ -31,13 +32,20 @@ def check_suffix(path, allowed, option):
 def run_predict(model_path, data, output, text_format=None):
     if output is not None:
         table_format(output)
+    prepare_outputs({"MODEL": model_path, "DATA": data}, {"--output": output})
     model = load_model(model_path)
     source = open_source(data, model.preprocessor.column_types(), others_as_text=True,
                          text_format=text_format)
+    renamed = {}
     with table_output(output) as start_output:
-        counts = source.scan(BLOCK_ROWS, lambda: _Predictions(model, str(data), start_output()))
+        counts = source.scan(BLOCK_ROWS, lambda: _Predictions(model, str(data), start_output(),
+                                                               renamed))
     if not counts.rows:
         raise DataError(f"{data}: only a header, no data rows")
+    if renamed:
+        click.echo(f"descend: note: {data} already has columns named "
+                   f"{', '.join(map(repr, renamed))}; the predictions are in "
+                   f"{', '.join(map(repr, renamed.values()))}", err=True)
     if counts.skipped:
         click.echo(f"descend: warning: {counts.skipped} rows have missing feature values and "
                    "no prediction (the model was trained without --impute)", err=True)
@@ -45,17 +53,34 @@ def run_predict(model_path, data, output, text_format=None):
         click.echo(f"descend: {counts.rows} predictions written to {output}", err=True)
 
 
-class _Predictions:
-    """Each block: its rows, then the predicted label and probability, written out."""
+def unique_names(wanted, taken):
+    """``wanted`` with ``_1``, ``_2``… added to the names already ``taken``."""
+    taken, names = set(taken), []
+    for name in wanted:
+        new, k = name, 0
+        while new in taken:
+            k += 1
+            new = f"{name}_{k}"
+        taken.add(new)
+        names.append(new)
+    return names
 
-    def __init__(self, model, path, writer):
-        self.model, self.path, self.writer = model, path, writer
+
+class _Predictions:
+    """Each block: its rows, then the predicted label and probability, written
+    out under names the rows do not already use (those renamed go in ``renamed``)."""
+
+    def __init__(self, model, path, writer, renamed):
+        self.model, self.path, self.writer, self.renamed = model, path, writer, renamed
         self.rows = self.skipped = 0
 
     def __call__(self, batch):
         table = pa.Table.from_batches([batch])
         predictions = self.model.predict_table(table, self.path)
-        for name, column in zip(predictions.column_names, predictions.columns):
+        names = unique_names(predictions.column_names, table.column_names)
+        self.renamed.update({old: new for old, new in zip(predictions.column_names, names)
+                             if old != new})
+        for name, column in zip(names, predictions.columns):
             table = table.append_column(name, column)
         self.writer.write(table)
         self.rows += batch.num_rows
@@ -64,6 +89,7 @@ class _Predictions:
 
 def run_evaluate(model_path, data, target, plot_path, text_format=None):
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
+    prepare_outputs({"MODEL": model_path, "DATA": data}, {"--plot": plot_path})
     model = load_model(model_path)
     source = open_source(data, {**model.preprocessor.column_types(),
                                 (target or model.target): pa.string()},
@@ -89,6 +115,7 @@ def breast_cancer_frame():
 def run_demo(out_dir, quiet):
     from descend.lesson.one_step import step
     from descend.viz.plots import loss_curve, save_figure
+    prepare_outputs({}, {}, folders=[out_dir])
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = breast_cancer_frame()
     click.echo("descend demo: breast-cancer data bundled with scikit-learn "
@@ -111,4 +138,5 @@ def run_demo(out_dir, quiet):
 
 def run_lesson_demo(out_dir, quiet):
     from descend.lesson.walkthrough import lesson_walkthrough
+    prepare_outputs({}, {}, folders=[out_dir])
     lesson_walkthrough(out_dir, echo=click.echo)

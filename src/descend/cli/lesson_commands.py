@@ -70,6 +70,8 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
     if not alpha > 0:
         raise UsageError("--alpha must be positive, e.g. 0.1")
+    from descend.io.outputs import prepare_outputs
+    prepare_outputs({"--model": model_path, "--data": data_path}, {"--graph": graph_path})
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
@@ -126,6 +128,8 @@ def report(model_path, data_path, target, output, row, alpha, **reading):
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output {output}: use a file ending in .html")
     from descend.io.atomic import write_text
+    from descend.io.outputs import prepare_outputs
+    prepare_outputs({"MODEL": model_path, "DATA": data_path}, {"--output": output})
     from descend.viz.report import build_report
     html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading))
     write_text(output, html)

@@ -1,10 +1,15 @@
 """The ``descend`` command: parse, call the library, print. Nothing more.
 
 Errors become one line on standard error and an exit code: 2 for wrong usage,
-1 for bad data; no traceback, and no half-written file.
+1 for bad data, 130 and 143 for SIGINT and SIGTERM; no traceback, and no
+half-written file (SIGINT and SIGTERM unwind the command, so the temporary
+files of the writes in progress are removed).
 """
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -93,6 +98,7 @@ def train(data, target, model_path, **options):
           --drop customer_id --validation 0.2 -o churn.json --plot loss.png
     """
     from descend.cli.training import run_train
+    options["given"] = given_options(click.get_current_context())
     options["text_format"] = text_format_from(options)
     run_train(data, target, model_path, options)
 
@@ -149,6 +155,14 @@ def demo(out_dir, lesson, quiet):
     (run_lesson_demo if lesson else run_demo)(out_dir, quiet)
 
 
+def given_options(ctx):
+    """The names of the parameters the user gave (not left to their defaults)."""
+    from click.core import ParameterSource
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT,
+                                                      ParameterSource.DEFAULT_MAP)}
+
+
 def _register_lesson_commands():
     from descend.cli.lesson_commands import explain, report
     cli.add_command(explain)
@@ -161,9 +175,12 @@ _register_lesson_commands()
 def main(argv=None):
     """Entry point: run the command, turn errors into one line and an exit code."""
     try:
-        cli.main(args=argv, prog_name="descend", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130)
+        with _signals_unwind():
+            cli.main(args=argv, prog_name="descend", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _interrupted(signal.SIGINT)
+    except Interrupted as exc:
+        _interrupted(exc.signum)
     except click.UsageError as exc:
         hint = f" (see 'descend {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else \
             " (see 'descend --help')"
@@ -182,6 +199,52 @@ def main(argv=None):
         _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with DESCEND_DEBUG=1 "
               "for the traceback and report it", 3)
     sys.exit(0)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: raised where the command is, it unwinds it
+    as Ctrl-C's KeyboardInterrupt would (not an Exception, so nothing on the
+    way swallows it), and every ``finally`` removes its temporary files."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_unwind():
+    """While the command runs, SIGINT and SIGTERM raise :class:`Interrupted`;
+    a second signal is ignored so it cannot cut the clean-up short. A signal
+    ignored when descend started stays ignored. (Training with checkpoints
+    sets its own handlers while it fits.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: handler for sig, handler in previous.items()
+                if handler not in (None, signal.SIG_IGN)}
+
+    def unwind(signum, frame):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+    for sig in previous:
+        signal.signal(sig, unwind)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(signum):
+    """Remove what the writes in progress left; one line, exit 128 + signal."""
+    from descend.io.atomic import remove_unfinished
+    remove_unfinished()
+    name = signal.Signals(signum).name
+    if signum == signal.SIGINT and sys.stderr.isatty():
+        click.echo(err=True)  # past the terminal's ^C
+    _fail(f"interrupted by {name} (no half-written file left behind)", 128 + signum)
 
 
 def _fail(message, code):

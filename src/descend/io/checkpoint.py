@@ -94,6 +94,12 @@ def save_checkpoint(folder, state, meta):
     write_text(folder / FILE_NAME, json.dumps(payload))
 
 
+def has_checkpoint(folder):
+    """Whether ``folder`` holds a checkpoint (a run killed before its first
+    one leaves none)."""
+    return (Path(folder) / FILE_NAME).is_file()
+
+
 def load_checkpoint(folder):
     """(state, meta) from ``folder``; a damaged file is a one-line error."""
     path = Path(folder) / FILE_NAME
