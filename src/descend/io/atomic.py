@@ -175,12 +175,11 @@ class AtomicBatch:
         for tmp, _ in self._pending:
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-        while self._pending:
-            tmp, path = self._pending[0]
+        for tmp, path in self._pending:
             os.replace(tmp, path)
             _unfinished.discard(str(tmp))
-            self._pending.pop(0)
             _fsync_folder(path.parent if str(path.parent) else Path("."))
+        self._pending = []
 
     def __exit__(self, kind, value, tb):
         for tmp, _ in self._pending:
