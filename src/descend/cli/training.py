@@ -97,7 +97,7 @@ def finish_training(model, model_path, options):
         batch.commit()
     for warning in model.warnings:
         text = warning.phrase(command_line_flag) if hasattr(warning, "phrase") else str(warning)
-        click.echo(f"descend: warning: {text}", err=True)
+        click.echo(f"descend: warning: {console.message_line(text)}", err=True)
     click.echo(console.train_summary(model.summary, model_path))
     if options["history_path"]:
         click.echo(f"  history written to {options['history_path']}")
@@ -110,7 +110,7 @@ def checkpointed_training(data, target, model_path, options):
     folder = options["resume"] or options["checkpoint"]
     state = None
     if options["resume"]:
-        state, meta = load_checkpoint(options["resume"])
+        state, meta = load_checkpoint(options["resume"], TrainOptions)
         if meta["target"] != target:
             raise UsageError(f"the checkpoint was made with --target {meta['target']!r}, "
                              f"not {target!r}")
