@@ -32,7 +32,8 @@ def run_predict(model_path, data, output, text_format=None):
     if output is not None:
         table_format(output)
     model = load_model(model_path)
-    source = open_source(data, model.preprocessor.column_types(), others_as_text=True,
+    source = open_source(data, model.preprocessor.column_types(numbers_as_text=True),
+                         others_as_text=True,
                          text_format=text_format)
     with table_output(output) as start_output:
         counts = source.scan(BLOCK_ROWS, lambda: _Predictions(model, str(data), start_output()))
