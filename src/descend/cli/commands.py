@@ -101,7 +101,7 @@ def run_demo(out_dir, quiet):
         model, clf, X, y = train_table(frame, options, callback=progress)
     finally:
         progress.close()
-    click.echo(console.train_summary(model.summary))
+    click.echo(console.train_summary(model.summary, offer_saving=False))
     example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=0.1)
     click.echo("\nThe lesson on training example 0, at the trained w and b (α = 0.1):")
     click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))
