@@ -111,6 +111,9 @@ class TableSource:
         self.files, self.format, self.location = files, fmt, location
         self.partitioning, self.text = partitioning, text_format
         self.column_types = dict(column_types)
+        # Arrow splits a file's blocks faster when no quoted field holds a
+        # line break; a parse error makes it read again allowing them.
+        self.quoted_newlines = False
         self.delimiter = ","
         if fmt == "csv":
             self.delimiter = tables.check_csv_start(Path(files[0]), text_format.encoding)
@@ -167,14 +170,15 @@ class TableSource:
         while True:
             visitor = make_visitor()
             try:
-                for batch in rechunk(self._dataset().to_batches(columns=columns), rows):
+                batches = self._dataset().to_batches(columns=columns, batch_size=rows,
+                                                     batch_readahead=2, fragment_readahead=1)
+                for batch in rechunk(batches, rows):
                     visitor(self._cast(batch))
+                pa.default_memory_pool().release_unused()
                 return visitor
             except pa.ArrowInvalid as exc:
-                column = self._mistyped_column(exc)
-                if column is None or self.column_types.get(column) == pa.string():
+                if not self._can_retry(exc):
                     raise self._error(exc) from None
-                self.column_types[column] = pa.string()
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
 
@@ -213,7 +217,8 @@ class TableSource:
         return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=self.text.encoding)
 
     def _parse_options(self):
-        return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        return pacsv.ParseOptions(delimiter=self.delimiter,
+                                  newlines_in_values=self.quoted_newlines)
 
     def _convert_options(self, columns):
         return pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
@@ -227,12 +232,22 @@ class TableSource:
             try:
                 return read()
             except pa.ArrowInvalid as exc:
-                column = self._mistyped_column(exc)
-                if column is None or column in self.column_types:
+                if not self._can_retry(exc):
                     raise self._error(exc) from None
-                self.column_types[column] = pa.string()
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
+
+    def _can_retry(self, exc):
+        """Change what made ``exc`` (line breaks in quoted fields, a column of
+        text taken for numbers) and say whether reading again may succeed."""
+        if self.format == "csv" and "CSV parse error" in str(exc) and not self.quoted_newlines:
+            self.quoted_newlines = True
+            return True
+        column = self._mistyped_column(exc)
+        if column is None or self.column_types.get(column) == pa.string():
+            return False
+        self.column_types[column] = pa.string()
+        return True
 
     def _mistyped_column(self, exc):
         match = _CONVERSION_ERROR.search(str(exc))

@@ -52,8 +52,12 @@ class TableModel:
         return self.classes[1]
 
     def decision(self, X):
-        """z = X w + b for the preprocessed matrix X."""
-        return X @ self.coef + self.intercept
+        """z = X w + b for the preprocessed matrix X, in float64.
+
+        w is cast to X's dtype first: NumPy would otherwise copy a float32 X
+        to float64 whole (a mapped X larger than memory included)."""
+        w = self.coef.astype(X.dtype) if X.dtype.kind == "f" else self.coef
+        return (X @ w).astype(np.float64) + self.intercept
 
     def scorable(self, table):
         """Rows the model can score: all, or those without missing feature
