@@ -8,6 +8,7 @@ data that does not). Text that Arrow would read as a number in one block and
 as text in another is read as text everywhere, so a column has one type
 whatever the block size.
 """
+import gc
 import glob as globbing
 import re
 from dataclasses import dataclass
@@ -170,17 +171,24 @@ class TableSource:
         while True:
             visitor = make_visitor()
             try:
-                batches = self._dataset().to_batches(columns=columns, batch_size=rows,
-                                                     batch_readahead=2, fragment_readahead=1)
-                for batch in rechunk(batches, rows):
-                    visitor(self._cast(batch))
-                pa.default_memory_pool().release_unused()
+                self._one_pass(rows, visitor, columns)
                 return visitor
             except pa.ArrowInvalid as exc:
                 if not self._can_retry(exc):
                     raise self._error(exc) from None
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
+            finally:
+                # The scanner's buffers die with its cycles: collect them and
+                # hand the memory back before the next pass reads the files.
+                gc.collect()
+                pa.default_memory_pool().release_unused()
+
+    def _one_pass(self, rows, visitor, columns):
+        batches = self._dataset().to_batches(columns=columns, batch_size=rows,
+                                             batch_readahead=2, fragment_readahead=1)
+        for batch in rechunk(batches, rows):
+            visitor(self._cast(batch))
 
     def stream_schema(self):
         """Column names and the types a stream reads them as (from the first
@@ -203,7 +211,10 @@ class TableSource:
 
     # -- Arrow options ------------------------------------------------------
     def _dataset(self):
-        fmt = "parquet"
+        # Pages read as they are decoded, not whole row groups at once: a
+        # stream's memory stays near its batches'.
+        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            pre_buffer=False))
         if self.format == "csv":
             fmt = ds.CsvFileFormat(parse_options=self._parse_options(),
                                    convert_options=self._convert_options(None),
