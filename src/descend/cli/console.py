@@ -60,7 +60,7 @@ def metrics_lines(name, m):
             f"ROC AUC {m['roc_auc']:.4f}  ({m['rows']} rows)"]
 
 
-def train_summary(report, model_path=None):
+def train_summary(report, model_path=None, offer_saving=True):
     """The end-of-training summary, a few lines."""
     lines = [f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
              f"{report['features_out']} features"]
@@ -75,8 +75,9 @@ def train_summary(report, model_path=None):
         lines += metrics_lines("validation", report["validation"])
     if report.get("design_matrix"):
         lines.append(f"  design matrix: {report['design_matrix']}")
-    lines.append(f"  model written to {model_path}" if model_path else
-                 "  no model saved: add -o model.json to keep it")
+    if model_path or offer_saving:
+        lines.append(f"  model written to {model_path}" if model_path else
+                     "  no model saved: add -o model.json to keep it")
     return "\n".join(lines)
 
 

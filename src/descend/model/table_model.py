@@ -52,11 +52,16 @@ class TableModel:
         return self.classes[1]
 
     def decision(self, X, path=""):
-        """z = X w + b for the preprocessed matrix X; a :class:`DataError` where
-        it is not finite (coefficients or values so large that the products
-        overflow), never a probability made of an overflow."""
+        """z = X w + b for the preprocessed matrix X, in float64; a
+        :class:`DataError` where it is not finite (coefficients or values so
+        large that the products overflow), never a probability made of an
+        overflow.
+
+        w is cast to X's dtype first: NumPy would otherwise copy a float32 X
+        to float64 whole (a mapped X larger than memory included)."""
+        w = self.coef.astype(X.dtype) if X.dtype.kind == "f" else self.coef
         with np.errstate(over="ignore", invalid="ignore"):
-            z = X @ self.coef + self.intercept
+            z = (X @ w).astype(np.float64) + self.intercept
         bad = ~np.isfinite(z)
         if bad.any():
             with np.errstate(over="ignore", invalid="ignore"):

@@ -245,6 +245,7 @@ def train_rows(rows, options, callback=None, path="", solver_state=None, allocat
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.simplefilter("always", DescendWarning)
         prepared = prepare(rows, options, path, allocate)
+        rows.release()
         prepared_at = time.perf_counter()
         model, clf = fit_prepared(prepared, options, callback, solver_state)
     model.warnings = [w.message for w in caught
