@@ -180,6 +180,26 @@ MUTANTS = [
     Mutant("cli-error-exit-code", "cli/main.py",
            [("        _fail(exc.phrase(command_line_flag), 1)", "        _fail(exc.phrase(command_line_flag), 2)")],
            ["tests/test_bad_input.py"]),
+    # -- files and text a user hands us ---------------------------------------
+    Mutant("model-checksum-not-checked", "model/modelfile.py",
+           [("    _check_checksum(data, version, path)\n", "")],
+           ["tests/test_fuzz.py", "tests/test_bad_input.py"]),
+    Mutant("model-file-not-a-regular-file", "io/user_files.py",
+           [("    if not stat.S_ISREG(info.st_mode):", "    if stat.S_ISDIR(info.st_mode):")],
+           ["tests/test_bad_input.py"]),
+    Mutant("resumed-state-not-checked", "optim/solver.py",
+           [("            self.check_resumable(state, objective.n_params)", "            pass")],
+           ["tests/test_bad_input.py", "tests/test_files.py"]),
+    Mutant("overflowing-decision-scored", "model/table_model.py",
+           [("        bad = ~np.isfinite(z)", "        bad = np.isnan(z)")],
+           ["tests/test_bad_input.py"]),
+    Mutant("errors-printed-raw", "cli/main.py",
+           [('click.echo(f"descend: error: {message_line(message)}", err=True)',
+             'click.echo(f"descend: error: {message}", err=True)')],
+           ["tests/test_bad_input.py"]),
+    Mutant("report-row-clamped", "viz/report.py",
+           [("    check_row(row, table.num_rows)\n", "    row = min(max(row, 0), table.num_rows - 1)\n")],
+           ["tests/test_bad_input.py"]),
 ]
 
 
