@@ -38,8 +38,8 @@ class Mutant:
 MUTANTS = [
     # -- the bugs a first mutation run found surviving ----------------------
     Mutant("predict-labels-swapped", "model/table_model.py",
-           [("np.where(proba > 0.5, self.classes[1], self.classes[0])",
-             "np.where(proba > 0.5, self.classes[0], self.classes[1])")],
+           [("pc.if_else(pa.array(proba > 0.5), self.classes[1], self.classes[0])",
+             "pc.if_else(pa.array(proba > 0.5), self.classes[0], self.classes[1])")],
            ["tests/test_cli.py", "tests/test_bad_input.py"]),
     Mutant("report-unescaped-names", "viz/report.py",
            [('f"<th>{html.escape(str(h))}</th>"', 'f"<th>{h}</th>"'),
