@@ -12,6 +12,7 @@ from sklearn.metrics import log_loss
 import descend
 from conftest import DESCEND_EXE, customers_frame
 from descend.data.preprocess import Preprocessor
+from descend.model.modelfile import checksum
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -160,10 +161,12 @@ def test_model_file_is_json_without_pickle_and_tampering_fails(run_cli, customer
     run_cli("train", customers, "-t", "churn", "--impute", "mean", "-o", model, "-q")
     raw = model.read_bytes()
     data = json.loads(raw)
-    assert data["format"] == "descend-model" and data["format_version"] == 1
+    assert data["format"] == "descend-model" and data["format_version"] == 2
+    assert data["checksum"].startswith("sha256:")
     assert b"\x80\x04" not in raw and b"\x80\x05" not in raw and b"pickle" not in raw
     tampered = tmp_path / "t.json"
     data["coef"] = data["coef"][:-1]
+    data["checksum"] = checksum(data)  # a crafted file carries a matching checksum
     tampered.write_text(json.dumps(data))
     code, _, err = run_cli("predict", tampered, customers)
     assert code == 1 and "damaged" in err and len(err.strip().splitlines()) == 1
@@ -232,3 +235,19 @@ def test_demo_runs_in_a_subprocess(tmp_path):
     assert "converged" in out and "validation" in out and "ROC AUC" in out
     assert "Backward pass" in out and "dz" in out and "db" in out
     assert (tmp_path / "demo" / "loss.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_text_from_the_data_reaches_the_terminal_escaped(run_cli, tmp_path):
+    """A column name that would set the window title, in training's warning
+    (its --drop advice spells the name raw) and in errors."""
+    from descend.cli.console import message_line, printable
+    name = "\x1b]0;t\x07id\x9b"
+    data = tmp_path / "d.csv"
+    data.write_text(f"a,{name},y\n" + "".join(f"{i % 7},c{i},{'yes' if i % 3 else 'no'}\n"
+                                              for i in range(60)))
+    code, out, err = run_cli("train", data, "-t", "y", "-q")
+    assert code == 0 and f"--drop {printable(name)}" in err
+    assert not any(c in out + err for c in "\x1b\x07\x9b")
+    assert printable("a\tb\x7f\u202e\u2028") == "a\\x09b\\x7f\\u202e\\u2028"
+    line = message_line("x: value '" + "v" * 10_000 + "' is long; fix it")
+    assert len(line) < 500 and line.endswith("' is long; fix it") and "characters cut" in line

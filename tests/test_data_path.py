@@ -211,3 +211,45 @@ def test_the_report_summarises_text_columns_as_well_as_numbers(run_cli, customer
     assert (f"<td>plan</td><td>3</td><td>{top.index[0]}</td><td>{top.iloc[0]}</td>"
             f"<td>{frame.plan.isna().sum()}</td>") in html
     assert f"<td>age</td><td>{frame.age.mean():.4g}</td>" in html
+
+
+def test_quoted_line_breaks_inside_fields_are_text(run_cli, tmp_path):
+    rows = "".join(f'{i},"line {i % 3}\nnext",{"yes" if i % 2 else "no"}\n' for i in range(40))
+    (tmp_path / "d.csv").write_text("a,note,y\n" + rows)
+    code, _, err = run_cli("train", tmp_path / "d.csv", "-t", "y", "-o", tmp_path / "m.json", "-q")
+    assert code == 0, err
+    categories = json.loads((tmp_path / "m.json").read_text())["preprocessing"]["categorical"]
+    assert categories["categories"] == [["line 0\nnext", "line 1\nnext", "line 2\nnext"]]
+
+
+def test_metrics_are_scikit_learns():
+    from sklearn import metrics
+
+    from descend.model.metrics import classification_metrics
+    rng = np.random.default_rng(3)
+    for share in (0.0, 0.1, 0.5, 1.0):
+        y = (rng.random(200) < share).astype(float)
+        proba = rng.random(200)
+        got, pred = classification_metrics(y, proba), proba > 0.5
+        assert got["accuracy"] == metrics.accuracy_score(y, pred)
+        assert got["precision"] == metrics.precision_score(y, pred, zero_division=0)
+        assert got["recall"] == metrics.recall_score(y, pred, zero_division=0)
+        assert got["confusion_matrix"] == metrics.confusion_matrix(y, pred, labels=[0, 1]).tolist()
+        assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=[0, 1]))
+
+
+def test_probabilities_of_a_float32_matrix_do_not_copy_it():
+    """A mapped float32 X larger than memory must not be copied to float64."""
+    import tracemalloc
+
+    from descend.model.table_model import TableModel
+    X = np.random.default_rng(0).standard_normal((100_000, 40)).astype(np.float32)
+    model = TableModel(target="y", classes=["no", "yes"], preprocessor=None,
+                       coef=np.linspace(-1, 1, 40), intercept=0.3)
+    tracemalloc.start()
+    proba = model.probabilities(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < X.nbytes / 4
+    expected = 1 / (1 + np.exp(-(X.astype(np.float64) @ model.coef + 0.3)))
+    np.testing.assert_allclose(proba, expected, rtol=1e-5)

@@ -1,5 +1,6 @@
 """Atomic files, and no code path that could run code from a user's file."""
 import ast
+import dataclasses
 import json
 import os
 import pathlib
@@ -12,7 +13,7 @@ import pytest
 
 from descend.exceptions import ModelFileError
 from descend.io import atomic
-from descend.model.modelfile import load_model, save_model
+from descend.model.modelfile import checksum, load_model, save_model
 
 SRC = Path(__file__).parent.parent / "src" / "descend"
 
@@ -100,6 +101,7 @@ def test_model_file_with_a_scale_that_is_not_positive_is_refused(run_cli, tmp_pa
     model, data = train_model(run_cli, tmp_path)
     saved = json.loads(model.read_text())
     saved["preprocessing"]["numeric"]["scale"][1] = scale
+    saved["checksum"] = checksum(saved)  # crafted, not damaged: the checksum matches
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(saved))
     with pytest.raises(ModelFileError, match="damaged.*positive scales"):
@@ -187,3 +189,55 @@ def test_no_code_path_in_src_uses_pickle_eval_or_exec():
                     problems.append(f"{path.name}:{node.lineno} allow_pickle")
     assert problems == []
     assert len(list(SRC.rglob("*.py"))) > 10  # the scan saw the package
+
+
+def test_a_format_1_model_file_loads_unchecked_but_a_checksum_is_always_checked(run_cli, tmp_path):
+    model, data = train_model(run_cli, tmp_path)
+    saved = json.loads(model.read_text())
+    old = {k: v for k, v in saved.items() if k != "checksum"} | {"format_version": 1}
+    (tmp_path / "v1.json").write_text(json.dumps(old))
+    assert load_model(tmp_path / "v1.json").classes == ["no", "yes"]
+    stale = dict(old, classes=["no", "Yes"], checksum=saved["checksum"])
+    (tmp_path / "stale.json").write_text(json.dumps(stale))
+    with pytest.raises(ModelFileError, match="checksum does not match"):
+        load_model(tmp_path / "stale.json")
+
+
+def test_checkpoint_vectors_of_different_lengths_are_refused(tmp_path):
+    from descend.io.checkpoint import load_checkpoint, save_checkpoint
+    from descend.optim.solver import SolverState
+    theta = np.array([0.5, -0.25, 1.0])
+    state = SolverState(theta=theta, rule_state=[{}], lr=1.0, ref_step=1.0,
+                        best_theta=theta[:2], best_grad=theta)
+    save_checkpoint(tmp_path, state, {})
+    with pytest.raises(ModelFileError, match="differ in length"):
+        load_checkpoint(tmp_path)
+    save_checkpoint(tmp_path, dataclasses.replace(state, best_theta=theta), {})
+    loaded, meta = load_checkpoint(tmp_path)
+    assert np.array_equal(loaded.theta, theta) and meta == {}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_solver_state_of_another_problem_is_refused_before_any_step():
+    import descend
+    from descend.exceptions import DataError
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), np.arange(50) % 2
+    state = descend.LogisticRegression(max_iter=3).fit(X, y).solver_state_
+    with pytest.raises(DataError, match="theta has 4 values, this problem 3 parameters"):
+        descend.LogisticRegression().fit(X[:, :2], y, solver_state=state)
+    other_rule = descend.LogisticRegression(solver="adam", max_iter=3).fit(X, y).solver_state_
+    with pytest.raises(DataError, match="another rule's"):
+        descend.LogisticRegression(solver="gd", learning_rate=0.1).fit(
+            X, y, solver_state=other_rule)
+
+
+@pytest.mark.parametrize("options", [{"features": "ab"}, {"drop": [1]}, {"positive": 1},
+                                     {"drop_missing": "yes"}, {"validation": "0.2"},
+                                     {"estimator": [1]}, {"dtype": "float16"},
+                                     {"estimator": {"class_weight": "all"}}])
+def test_train_options_of_the_wrong_type_are_refused(options):
+    from descend.exceptions import UsageError
+    from descend.model.training import TrainOptions
+    with pytest.raises(UsageError):
+        TrainOptions(target="y", **options)

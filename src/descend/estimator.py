@@ -144,6 +144,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                  **{name: None})
         if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
             raise UsageError(f"{{tol}} must be a number ≥ 0, got {self.tol!r}", tol=None)
+        if not (self.class_weight is None or self.class_weight == "balanced"
+                or isinstance(self.class_weight, dict)):
+            raise UsageError(f"{{class_weight}} must be 'balanced', a dict or None, got "
+                             f"{self.class_weight!r}", class_weight=None)
         seed = self.random_state
         if not (seed is None or isinstance(seed, np.random.Generator) or (
                 isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)):

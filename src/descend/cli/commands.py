@@ -34,7 +34,8 @@ def run_predict(model_path, data, output, text_format=None):
         table_format(output)
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--output": output})
     model = load_model(model_path)
-    source = open_source(data, model.preprocessor.column_types(), others_as_text=True,
+    source = open_source(data, model.preprocessor.column_types(numbers_as_text=True),
+                         others_as_text=True,
                          text_format=text_format)
     renamed = {}
     with table_output(output) as start_output:
@@ -127,7 +128,7 @@ def run_demo(out_dir, quiet):
         model, clf, X, y = train_table(frame, options, callback=progress)
     finally:
         progress.close()
-    click.echo(console.train_summary(model.summary))
+    click.echo(console.train_summary(model.summary, offer_saving=False))
     example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=0.1)
     click.echo("\nThe lesson on training example 0, at the trained w and b (α = 0.1):")
     click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))

@@ -1,8 +1,58 @@
-"""Text the command line prints: summaries, metrics, the lesson's table.
+r"""Text the command line prints: summaries, metrics, the lesson's table.
 
-Formatting only: every number arrives computed by the library.
+Formatting only: every number arrives computed by the library. Text that
+comes from the user's files (class labels, column names, values quoted in
+error messages) goes through :func:`printable` before it reaches the
+terminal, so a label such as ``\x1b]0;title\x07yes`` is shown, never obeyed.
 """
+import re
 import sys
+
+#: Control characters a terminal may act on: C0 (tab and newline included),
+#: DEL, C1 (U+0080–U+009F, CSI among them), and the line and paragraph
+#: separators and bidirectional controls that reorder or break what is shown.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: An error or warning line longer than this is cut in the middle.
+MAX_MESSAGE_CHARS = 2000
+#: A quoted value longer than this inside a message is cut in the middle.
+MAX_QUOTED_CHARS = 200
+#: A quoted value: a quote not inside a word, up to the next quote.
+_QUOTED = re.compile(r"(?<![\w'\"])('[^'\n]{%d,}'|\"[^\"\n]{%d,}\")(?!\w)"
+                     % (MAX_QUOTED_CHARS, MAX_QUOTED_CHARS))
+
+
+def _escape(match):
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text):
+    r"""``text`` with every control character written as an escape (``\x1b``,
+    ``\x9b``, ``\u202e``): safe to print to a terminal, and one line."""
+    return _CONTROL.sub(_escape, str(text))
+
+
+def _cut(text, limit, length=None):
+    """``text`` cut in the middle to about ``limit`` characters, saying how
+    many went (of ``length``, the text's length before any earlier cut)."""
+    length = max(length or 0, len(text))
+    if len(text) <= limit and length == len(text):
+        return text
+    keep = min(limit, len(text)) // 2
+    return f"{text[:keep]}…[{length - 2 * keep:,} characters cut]…{text[-keep:]}"
+
+
+def message_line(message):
+    """An error or warning for the terminal: control characters escaped, each
+    quoted value over ``MAX_QUOTED_CHARS`` and the whole line over
+    ``MAX_MESSAGE_CHARS`` cut in the middle (a 100 MB cell is not echoed)."""
+    text = str(message)
+    length = len(text)
+    if length > 4 * MAX_MESSAGE_CHARS:  # escaping only lengthens: a head and a tail suffice
+        text = text[:2 * MAX_MESSAGE_CHARS] + text[-2 * MAX_MESSAGE_CHARS:]
+    text = _QUOTED.sub(lambda m: m.group()[0] + _cut(m.group()[1:-1], MAX_QUOTED_CHARS)
+                       + m.group()[-1], printable(text))
+    return _cut(text, MAX_MESSAGE_CHARS, length if length > len(text) else None)
 
 
 def metrics_lines(name, m):
@@ -10,12 +60,13 @@ def metrics_lines(name, m):
             f"ROC AUC {m['roc_auc']:.4f}  ({m['rows']} rows)"]
 
 
-def train_summary(report, model_path=None):
+def train_summary(report, model_path=None, offer_saving=True):
     """The end-of-training summary, a few lines."""
     lines = [f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
              f"{report['features_out']} features"]
     lines += _dropped_lines(report.get("dropped", {}))
-    lines.append(f"  positive class {report['positive']!r} (negative {report['negative']!r})")
+    lines.append(f"  positive class {printable(repr(report['positive']))} "
+                 f"(negative {printable(repr(report['negative']))})")
     lines.append(f"  {report['iterations']} iterations, "
                  + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
                  + _timing_text(report))
@@ -24,8 +75,9 @@ def train_summary(report, model_path=None):
         lines += metrics_lines("validation", report["validation"])
     if report.get("design_matrix"):
         lines.append(f"  design matrix: {report['design_matrix']}")
-    lines.append(f"  model written to {model_path}" if model_path else
-                 "  no model saved: add -o model.json to keep it")
+    if model_path or offer_saving:
+        lines.append(f"  model written to {model_path}" if model_path else
+                     "  no model saved: add -o model.json to keep it")
     return "\n".join(lines)
 
 
@@ -47,7 +99,7 @@ def _timing_text(report):
 def evaluation_report(m, classes):
     """Metrics and the confusion matrix of ``descend evaluate``."""
     (tn, fp), (fn, tp) = m["confusion_matrix"]
-    neg, pos = classes
+    neg, pos = (printable(c) for c in classes)
     width = max(len(neg), len(pos), 8)
     return "\n".join([
         f"rows       {m['rows']}",

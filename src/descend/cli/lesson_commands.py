@@ -5,9 +5,18 @@ from pathlib import Path
 import click
 import numpy as np
 
+from descend.cli.console import printable
 from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, UsageError
 from descend.lesson.text import lesson_text
+
+
+def _check_alpha_and_row(alpha, row):
+    """One rule for explain and report: a positive, finite --alpha and a --row
+    of the file, refused (exit 2) before anything is read."""
+    from descend.lesson.one_step import check_alpha, check_row
+    check_alpha(alpha)
+    check_row(row)
 
 
 def _floats(text, option):
@@ -19,10 +28,10 @@ def _floats(text, option):
 
 def example_from_model(model_path, data_path, row, text_format=None):
     """x (preprocessed), y, w, b and feature names of row ``row`` of a table."""
+    from descend.lesson.one_step import check_row
     from descend.model.modelfile import load_model_and_table
     model, frame = load_model_and_table(model_path, data_path, text_format)
-    if not 0 <= row < frame.num_rows:
-        raise UsageError(f"--row {row} is outside the file's rows 0..{frame.num_rows - 1}")
+    check_row(row, frame.num_rows)
     if model.target not in frame.column_names:
         raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
                         "the true label y of the example")
@@ -53,7 +62,8 @@ def example_inline(x, y, w, b):
 @click.option("--b", type=float, default=0.0, show_default=True, help="Inline bias.")
 @click.option("--alpha", type=float, default=0.1, show_default=True, help="Learning rate of the update.")
 @click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
-@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (a value "
+              "that is not a finite number is null, and non_finite names it).")
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the computation graph (.svg, .png or .dot).")
 @text_format_options
@@ -68,8 +78,7 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     """
     if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
         raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
-    if not alpha > 0:
-        raise UsageError("--alpha must be positive, e.g. 0.1")
+    _check_alpha_and_row(alpha, row)
     from descend.io.outputs import prepare_outputs
     prepare_outputs({"--model": model_path, "--data": data_path}, {"--graph": graph_path})
     if model_path or data_path:
@@ -84,11 +93,12 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     if graph_path is not None:
         _write_graph(result, names, graph_path)
     if as_json:
-        payload = result.to_dict()
+        payload = result.to_json()
         if names:
             payload["feature_names"] = names
-        click.echo(json.dumps(payload, indent=1))
+        click.echo(json.dumps(payload, indent=1, allow_nan=False))
         return
+    names = [printable(n) for n in names] if names else names  # text from the data
     click.echo(lesson_text(result, names, top=None if show_all else 10))
     if not show_all and len(result.dw) > 10:
         click.echo("(--all shows every feature)")
@@ -104,7 +114,8 @@ def _write_graph(result, names, path):
         return
     if not graphdraw.has_dot():
         click.echo(f"descend: note: {graphdraw.INSTALL_HINT}; showing it as text instead:", err=True)
-        click.echo(graphdraw.to_text(result, names), err=True)
+        click.echo(graphdraw.to_text(result, [printable(n) for n in names] if names else names),
+                   err=True)
         return
     write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names))
 
@@ -127,6 +138,7 @@ def report(model_path, data_path, target, output, row, alpha, **reading):
     """
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output {output}: use a file ending in .html")
+    _check_alpha_and_row(alpha, row)
     from descend.io.atomic import write_text
     from descend.io.outputs import prepare_outputs
     prepare_outputs({"MODEL": model_path, "DATA": data_path}, {"--output": output})

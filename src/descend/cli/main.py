@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from descend.cli.console import command_line_flag
+from descend.cli.console import command_line_flag, message_line
 from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, DescendError, UsageError
 from descend.optim.rules import RULES
@@ -248,5 +248,5 @@ def _interrupted(signum):
 
 
 def _fail(message, code):
-    click.echo(f"descend: error: {message}", err=True)
+    click.echo(f"descend: error: {message_line(message)}", err=True)
     sys.exit(code)

@@ -117,7 +117,7 @@ def finish_training(model, model_path, options):
         batch.commit()
     for warning in model.warnings:
         text = warning.phrase(command_line_flag) if hasattr(warning, "phrase") else str(warning)
-        click.echo(f"descend: warning: {text}", err=True)
+        click.echo(f"descend: warning: {console.message_line(text)}", err=True)
     click.echo(console.train_summary(model.summary, model_path))
     if options["history_path"]:
         click.echo(f"  history written to {options['history_path']}")
@@ -175,7 +175,7 @@ def resumed_options(meta, target, options, folder):
                     for name, keys in RESULT_OPTIONS.items()
                     if name in given and _value(wanted, keys) != _value(saved, keys)]
     text = dataclasses.asdict(options["text_format"])
-    saved_text = meta.get("text_format", text)
+    saved_text = {**text, **meta.get("text_format", {})}
     differences += [_difference(name, text[name], saved_text[name]) for name in TEXT_OPTIONS
                     if name in given and text[name] != saved_text[name]]
     if differences:
@@ -204,7 +204,7 @@ def start_or_resume(data, target, options):
         click.echo(f"descend: note: no checkpoint in {resume} yet; starting from the "
                    f"beginning, with checkpoints saved in {folder}", err=True)
         return None, train_options_from(target, options), folder
-    state, meta = load_checkpoint(resume)
+    state, meta = load_checkpoint(resume, TrainOptions)
     train_options, changes = resumed_options(meta, target, options, resume)
     if state.iteration > train_options.estimator["max_iter"]:
         raise UsageError(f"--max-iter {train_options.estimator['max_iter']}: the checkpoint in "

@@ -30,6 +30,11 @@ class TableRows:
     def schema(self):
         return self.table.schema
 
+    def release(self):
+        """Let the table go (and Arrow's pool return its memory): X is built."""
+        self.table = None
+        pa.default_memory_pool().release_unused()
+
     def scan(self, make_visitor, columns=None):
         table = self.table if columns is None else self.table.select(columns)
         visitor = make_visitor()
@@ -47,6 +52,9 @@ class StreamRows:
     @property
     def schema(self):
         return self.source.stream_schema()
+
+    def release(self):
+        pa.default_memory_pool().release_unused()
 
     def scan(self, make_visitor, columns=None):
         return self.source.scan(BLOCK_ROWS, make_visitor, columns)

@@ -116,11 +116,13 @@ class Preprocessor:
         self.fill_rows(table, out, None, path)
         return out
 
-    def column_types(self):
-        """Arrow types to read the feature columns as: numbers as float64,
-        text as text (a code "1" stays "1" whatever else the file holds),
-        true/false columns as booleans."""
-        types = dict.fromkeys(self.numeric["columns"], pa.float64())
+    def column_types(self, numbers_as_text=False):
+        """Arrow types to read the feature columns as: numbers as float64 (or
+        as their text, to write them out again as the file has them), text as
+        text (a code "1" stays "1" whatever else the file holds), true/false
+        columns as booleans."""
+        number = pa.string() if numbers_as_text else pa.float64()
+        types = dict.fromkeys(self.numeric["columns"], number)
         for name, cats in zip(self.categorical["columns"], self.categorical["categories"]):
             types[name] = pa.bool_() if set(cats) <= {"True", "False"} else pa.string()
         return types

@@ -8,6 +8,7 @@ data that does not). Text that Arrow would read as a number in one block and
 as text in another is read as text everywhere, so a column has one type
 whatever the block size.
 """
+import gc
 import glob as globbing
 import re
 from dataclasses import dataclass
@@ -111,6 +112,9 @@ class TableSource:
         self.files, self.format, self.location = files, fmt, location
         self.partitioning, self.text = partitioning, text_format
         self.column_types = dict(column_types)
+        # Arrow splits a file's blocks faster when no quoted field holds a
+        # line break; a parse error makes it read again allowing them.
+        self.quoted_newlines = False
         self.delimiter = ","
         if fmt == "csv":
             self.delimiter = tables.check_csv_start(Path(files[0]), text_format.encoding)
@@ -167,16 +171,24 @@ class TableSource:
         while True:
             visitor = make_visitor()
             try:
-                for batch in rechunk(self._dataset().to_batches(columns=columns), rows):
-                    visitor(self._cast(batch))
+                self._one_pass(rows, visitor, columns)
                 return visitor
             except pa.ArrowInvalid as exc:
-                column = self._mistyped_column(exc)
-                if column is None or self.column_types.get(column) == pa.string():
+                if not self._can_retry(exc):
                     raise self._error(exc) from None
-                self.column_types[column] = pa.string()
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
+            finally:
+                # The scanner's buffers die with its cycles: collect them and
+                # hand the memory back before the next pass reads the files.
+                gc.collect()
+                pa.default_memory_pool().release_unused()
+
+    def _one_pass(self, rows, visitor, columns):
+        batches = self._dataset().to_batches(columns=columns, batch_size=rows,
+                                             batch_readahead=2, fragment_readahead=1)
+        for batch in rechunk(batches, rows):
+            visitor(self._cast(batch))
 
     def stream_schema(self):
         """Column names and the types a stream reads them as (from the first
@@ -199,7 +211,10 @@ class TableSource:
 
     # -- Arrow options ------------------------------------------------------
     def _dataset(self):
-        fmt = "parquet"
+        # Pages read as they are decoded, not whole row groups at once: a
+        # stream's memory stays near its batches'.
+        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            pre_buffer=False))
         if self.format == "csv":
             fmt = ds.CsvFileFormat(parse_options=self._parse_options(),
                                    convert_options=self._convert_options(None),
@@ -213,7 +228,8 @@ class TableSource:
         return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=self.text.encoding)
 
     def _parse_options(self):
-        return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+        return pacsv.ParseOptions(delimiter=self.delimiter,
+                                  newlines_in_values=self.quoted_newlines)
 
     def _convert_options(self, columns):
         return pacsv.ConvertOptions(column_types=self.column_types, strings_can_be_null=True,
@@ -227,12 +243,22 @@ class TableSource:
             try:
                 return read()
             except pa.ArrowInvalid as exc:
-                column = self._mistyped_column(exc)
-                if column is None or column in self.column_types:
+                if not self._can_retry(exc):
                     raise self._error(exc) from None
-                self.column_types[column] = pa.string()
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
+
+    def _can_retry(self, exc):
+        """Change what made ``exc`` (line breaks in quoted fields, a column of
+        text taken for numbers) and say whether reading again may succeed."""
+        if self.format == "csv" and "CSV parse error" in str(exc) and not self.quoted_newlines:
+            self.quoted_newlines = True
+            return True
+        column = self._mistyped_column(exc)
+        if column is None or self.column_types.get(column) == pa.string():
+            return False
+        self.column_types[column] = pa.string()
+        return True
 
     def _mistyped_column(self, exc):
         match = _CONVERSION_ERROR.search(str(exc))

@@ -13,8 +13,10 @@ the epoch close to the time of reading X from memory:
 
 * rows are taken four at a time, so each load of w (forward) and each
   load and store of the running dw (backward) serves four rows;
-* the loss and dz of a whole chunk are computed in one loop, which the
-  compiler turns into vector instructions;
+* the loss and dz of a whole chunk are computed in one loop and summed in
+  another, both of which the compiler turns into vector instructions (the
+  sums' loop only reads, so the same vector code runs wherever the arrays
+  lie in memory and the sums are the same bits every time);
 * while one chunk is being worked on, the rows ``PREFETCH_CHUNKS`` chunks
   ahead are requested from memory (a quarter of each row during the forward
   pass, which the hardware prefetcher already keeps streaming, the rest
@@ -100,18 +102,28 @@ def _backward(X, dz, start, rows, partial, hi, split):
 
 
 @numba.njit(inline="always", **_JIT)
-def _loss_and_dz(z, y, s, start, rows, dz, zero, one):
-    """The SigmoidLogLoss node on a chunk: dz[k] = s·(a − y) for k < rows;
-    returns Σ s·L and Σ s·dz in z's dtype (one loop of vector instructions)."""
+def _loss_and_dz(z, y, s, start, rows, dz, losses, zero, one):
+    """The SigmoidLogLoss node on a chunk: dz[k] = s·(a − y) and
+    losses[k] = s·L for k < rows; returns Σ s·L and Σ s·dz in z's dtype.
+
+    Two loops of vector instructions. The sums have a loop of their own, one
+    that only reads: in a loop that also stores, the compiler guards the
+    vector code with a run-time check that the arrays do not overlap and
+    falls back to scalar code, which (with reassociation allowed) adds in
+    another order, when they are merely close in memory. The sums would then
+    depend on where the allocator put the arrays, and a resumed run would not
+    repeat the bits of the run that was never interrupted.
+    """
     weighted = s.shape[0] > 0
-    chunk_loss, chunk_dbias = zero, zero
     for k in range(rows):
         i = start + k
         weight = s[i] if weighted else one
-        chunk_loss += weight * loss_from_logit_scalar(z[k], y[i])
-        d = weight * dloss_dlogit_scalar(z[k], y[i])
-        chunk_dbias += d
-        dz[k] = d
+        losses[k] = weight * loss_from_logit_scalar(z[k], y[i])
+        dz[k] = weight * dloss_dlogit_scalar(z[k], y[i])
+    chunk_loss, chunk_dbias = zero, zero
+    for k in range(rows):
+        chunk_loss += losses[k]
+        chunk_dbias += dz[k]
     return chunk_loss, chunk_dbias
 
 
@@ -147,12 +159,13 @@ def _compile_fused_rows(inlined_digest):
         partial = np.zeros(n, dtype=X.dtype)
         z = np.empty(CHUNK_ROWS, dtype=X.dtype)
         dz = np.empty(CHUNK_ROWS, dtype=X.dtype)
+        losses = np.empty(CHUNK_ROWS, dtype=X.dtype)
         zero, one = np.zeros(1, dtype=X.dtype)[0], np.ones(1, dtype=X.dtype)[0]
         loss, dbias = 0.0, 0.0
         for start in range(lo, hi, CHUNK_ROWS):
             rows = min(CHUNK_ROWS, hi - start)
             _forward(X, w, b, start, rows, z, hi, split)
-            chunk_loss, chunk_dbias = _loss_and_dz(z, y, s, start, rows, dz, zero, one)
+            chunk_loss, chunk_dbias = _loss_and_dz(z, y, s, start, rows, dz, losses, zero, one)
             loss += chunk_loss
             dbias += chunk_dbias
             _backward(X, dz, start, rows, partial, hi, split)

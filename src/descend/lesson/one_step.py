@@ -3,12 +3,32 @@
 The numbers come from running the library's own graph (the fused graph that
 training uses, and the unfused chain for a and da) and its own update rule.
 """
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from descend.engine.graph import fused_graph, unfused_graph
+from descend.exceptions import UsageError
 from descend.optim.rules import make_rule
+
+
+def check_alpha(alpha):
+    """The learning rate of the lesson's update must be a positive, finite number."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or \
+            not (math.isfinite(alpha) and alpha > 0):
+        raise UsageError(f"{{alpha}} must be a positive, finite number, e.g. 0.1; got {alpha!r}",
+                         alpha=None)
+
+
+def check_row(row, n_rows=None):
+    """The example's row must be one of the table's ``n_rows`` (counted from 0):
+    refused, never moved to the nearest row."""
+    if row < 0 or (n_rows is not None and row >= n_rows):
+        where = f"the file's rows 0..{n_rows - 1}" if n_rows else \
+            "the file's rows (counted from 0)" if n_rows is None else "a file with no rows"
+        raise UsageError(f"{{row}} {row} is outside {where}", row=None)
 
 
 @dataclass(frozen=True)
@@ -40,9 +60,26 @@ class LessonStep:
     b_new: float
 
     def to_dict(self):
-        """Plain floats and lists, ready for JSON."""
+        """Plain floats and lists (non-finite values as float inf and nan)."""
         return {k: (v.tolist() if isinstance(v, np.ndarray) else float(v))
                 for k, v in asdict(self).items()}
+
+    def to_json(self):
+        """:meth:`to_dict` as strict JSON allows it: a value that is not a finite
+        number (da when a rounds to 0 or 1) is null, and ``non_finite`` maps
+        its field (``dw[2]`` for an element) to "Infinity", "-Infinity" or "NaN"."""
+        notes = {}
+
+        def clean(key, value):
+            if math.isfinite(value):
+                return value
+            notes[key] = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+            return None
+        data = {k: [clean(f"{k}[{i}]", x) for i, x in enumerate(v)] if isinstance(v, list)
+                else clean(k, v) for k, v in self.to_dict().items()}
+        if notes:
+            data["non_finite"] = notes
+        return data
 
 
 def step(x, y, w, b, alpha):
@@ -65,6 +102,18 @@ def step(x, y, w, b, alpha):
         raise ValueError(f"x has {x.size} features but w has {w.size}; give one weight per feature")
     if y not in (0, 1):
         raise ValueError(f"y must be 0 or 1, got {y!r}")
+    for name, value in (("x", x), ("w", w), ("b", b)):
+        if not np.all(np.isfinite(value)):
+            raise UsageError(f"{{{name}}} must be finite numbers; NaN and infinity have no "
+                             "lesson", **{name: None})
+    check_alpha(alpha)
+    # Overflow is part of the lesson (da is infinite when a rounds to 1): the
+    # values say so, without a RuntimeWarning.
+    with np.errstate(all="ignore"):
+        return _step(x, y, w, b, alpha)
+
+
+def _step(x, y, w, b, alpha):
     leaves = dict(x=x[None, :], w=w, b=float(b), y=np.array([float(y)]), s=None, S=1.0)
     fused = fused_graph()
     values = fused.forward(**leaves)

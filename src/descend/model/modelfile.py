@@ -1,8 +1,17 @@
-"""Model files: one JSON document, versioned, written atomically, never pickle.
+"""Model files: one JSON document, versioned, checksummed, written atomically,
+never pickle.
 
 JSON cannot execute anything when loaded, and Python's float repr round-trips
 every float64 exactly, so the file holds the coefficients bit for bit.
+
+Format version 2 adds ``checksum``: the sha256 of the canonical JSON of every
+other field (keys sorted, no spaces, ASCII). A file whose content does not
+match it is refused, so a flipped bit cannot load as a model that predicts
+something else ("no" read as "No", a digit of a coefficient). Version 1 files
+(no checksum) still load, unchecked; a file that has a ``checksum`` field is
+always checked, and a version 2 file without one is refused.
 """
+import hashlib
 import json
 
 import numpy as np
@@ -13,14 +22,32 @@ from descend.data.source import open_source
 from descend.exceptions import ModelFileError
 from descend.io.atomic import write_text
 from descend.io.json_values import floats, strings
+from descend.io.user_files import read_user_file
 from descend.model.table_model import TableModel
 
 FORMAT = "descend-model"
-FORMAT_VERSION = 1
+#: 2: the file holds a checksum of its content.
+FORMAT_VERSION = 2
+#: Model files larger than this are refused before they are read (a model of
+#: millions of features is a few hundred MB less than this).
+MAX_MODEL_BYTES = 256 * 2**20
+#: A model whose |coefficients| and |intercept| sum to more than this is refused:
+#: gradient descent on standardised features gives nothing near it, and its
+#: products with the features (w·x + b, the report's plots) would overflow.
+MAX_COEFFICIENT_SUM = 1e100
+
+
+def checksum(data):
+    """``sha256:`` and the hex digest of the canonical JSON of every field of
+    ``data`` but ``checksum`` (what :func:`model_to_dict` stores)."""
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=True)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def model_to_dict(model):
-    return {
+    data = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "descend_version": __version__,
         "target": model.target, "classes": list(model.classes),
         "preprocessing": model.preprocessor.to_dict(),
@@ -29,6 +56,10 @@ def model_to_dict(model):
         "params": {k: v for k, v in model.params.items() if _is_json_scalar(v)},
         "history": model.history, "summary": model.summary,
     }
+    # The checksum is of the values as a reader gets them back (tuples as lists).
+    data = json.loads(json.dumps(data, allow_nan=True))
+    data["checksum"] = checksum(data)
+    return data
 
 
 def _is_json_scalar(value):
@@ -44,17 +75,19 @@ def save_model(model, path):
 def load_model(path):
     """Read a model file; any defect is a one-line :class:`ModelFileError`."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_user_file(path, MAX_MODEL_BYTES, "model file")
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file; check the path") from None
-    except (IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:
         raise ModelFileError(f"{path}: cannot read the model file ({exc.strerror})") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelFileError(f"{path}: not a descend model file (not valid JSON: corrupt "
                              "or truncated); train the model again") from None
+    except ValueError:  # an integer beyond Python's limit of digits
+        raise ModelFileError(f"{path}: the model file is damaged (a number thousands of "
+                             "digits long); train the model again") from None
     return model_from_dict(data, path)
 
 
@@ -78,6 +111,7 @@ def model_from_dict(data, path=""):
                              f"descend reads ({FORMAT_VERSION}); upgrade descend")
     if version < 1:
         raise ModelFileError(f"{path}: unknown model format version {version}")
+    _check_checksum(data, version, path)
     try:
         model = _build(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -86,11 +120,32 @@ def model_from_dict(data, path=""):
     return model
 
 
+def _check_checksum(data, version, path):
+    """Refuse a file whose content is not what its checksum says (version 1
+    files have none and load unchecked)."""
+    if "checksum" not in data and version < 2:
+        return
+    stored = data.get("checksum")
+    if not isinstance(stored, str):
+        raise ModelFileError(f"{path}: the model file is damaged: it has no checksum; "
+                             "train the model again")
+    try:
+        expected = checksum(data)
+    except (ValueError, TypeError, RecursionError):
+        expected = None
+    if stored != expected:
+        raise ModelFileError(f"{path}: the model file is damaged: checksum does not match; "
+                             "train the model again")
+
+
 def _build(data):
     preprocessor = Preprocessor.from_dict(data["preprocessing"])
     n_out = len(preprocessor.feature_names)
     coef = np.array(floats(data["coef"], n_out), dtype=np.float64)
     intercept = floats([data["intercept"]], 1)[0]
+    if not sum(abs(c) for c in coef.tolist()) + abs(intercept) <= MAX_COEFFICIENT_SUM:
+        largest = max([abs(intercept), *np.abs(coef).tolist()])
+        raise ValueError(f"coefficients as large as {largest:.3g}: w·x + b would overflow")
     classes = strings(data["classes"])
     if len(classes) != 2 or classes[0] == classes[1]:
         raise ValueError("two distinct classes expected")

@@ -51,9 +51,27 @@ class TableModel:
     def positive(self):
         return self.classes[1]
 
-    def decision(self, X):
-        """z = X w + b for the preprocessed matrix X."""
-        return X @ self.coef + self.intercept
+    def decision(self, X, path=""):
+        """z = X w + b for the preprocessed matrix X, in float64; a
+        :class:`DataError` where it is not finite (coefficients or values so
+        large that the products overflow), never a probability made of an
+        overflow.
+
+        w is cast to X's dtype first: NumPy would otherwise copy a float32 X
+        to float64 whole (a mapped X larger than memory included)."""
+        w = self.coef.astype(X.dtype) if X.dtype.kind == "f" else self.coef
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = (X @ w).astype(np.float64) + self.intercept
+        bad = ~np.isfinite(z)
+        if bad.any():
+            with np.errstate(over="ignore", invalid="ignore"):
+                largest = float(np.max(np.abs(X[bad]))) if X.size else 0.0
+            raise DataError(
+                f"{path}: w·x + b overflows for {int(bad.sum())} of {len(z)} rows (coefficients "
+                f"as large as {float(np.max(np.abs(self.coef), initial=0.0)):.3g}, values as "
+                f"large as {largest:.3g} after preprocessing); the model file is damaged or "
+                "the values are out of all proportion to the training data")
+        return z
 
     def scorable(self, table):
         """Rows the model can score: all, or those without missing feature
@@ -78,7 +96,7 @@ class TableModel:
         proba = np.full(table.num_rows, np.nan)
         if ok.any():
             part = table if ok.all() else table.filter(pa.array(ok))
-            proba[ok] = self.probabilities(self.preprocessor.transform(part, path))
+            proba[ok] = self.probabilities(self.preprocessor.transform(part, path), path)
         labels = pc.if_else(pa.array(proba > 0.5), self.classes[1], self.classes[0])
         labels = pc.if_else(pa.array(ok), labels, pa.scalar(None, pa.string()))
         return pa.table({"predicted": labels,
@@ -88,9 +106,9 @@ class TableModel:
         """:meth:`predict_table` as a pandas DataFrame."""
         return self.predict_table(frame, path).to_pandas()
 
-    def probabilities(self, X):
+    def probabilities(self, X, path=""):
         """a = σ(X w + b) for the preprocessed matrix X, shape (n_rows,)."""
-        return sigmoid(self.decision(X))
+        return sigmoid(self.decision(X, path))
 
     def score_rows(self, rows, target=None, path=""):
         """:meth:`score` over rows read block by block
@@ -113,7 +131,7 @@ class TableModel:
         require_column(table, target, path)
         y = encode_target(table.column(target), self.classes, path)
         X = self.preprocessor.transform(table, path)
-        proba = self.probabilities(X)
+        proba = self.probabilities(X, path)
         return Scores(X, y, proba, classification_metrics(y, proba))
 
 
@@ -127,4 +145,4 @@ class _Collect:
     def __call__(self, batch):
         self.y.append(encode_target(batch.column(self.target), self.model.classes, self.path))
         X = self.model.preprocessor.transform(batch, self.path)
-        self.proba.append(self.model.probabilities(X))
+        self.proba.append(self.model.probabilities(X, self.path))

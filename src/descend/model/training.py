@@ -45,6 +45,7 @@ class TrainOptions:
 
     def __post_init__(self):
         """Check every option before any data is read."""
+        _check_option_types(self)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise UsageError(f"{{seed}} must be a whole number ≥ 0, got {self.seed!r}",
                              seed=None)
@@ -60,6 +61,34 @@ class TrainOptions:
         if self.impute is not None and self.impute not in IMPUTE_STRATEGIES:
             raise UsageError(f"unknown {{impute}} strategy {self.impute!r}",
                              impute=IMPUTE_STRATEGIES)
+
+
+def _is_text_list(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+#: The type each option of :class:`TrainOptions` must have (None allowed where noted).
+_OPTION_TYPES = {
+    "target": (lambda v: isinstance(v, str), "a column name"),
+    "features": (lambda v: v is None or _is_text_list(v), "a list of column names"),
+    "drop": (lambda v: v is None or _is_text_list(v), "a list of column names"),
+    "positive": (lambda v: v is None or isinstance(v, str), "a label"),
+    "drop_missing": (lambda v: isinstance(v, bool), "True or False"),
+    "impute": (lambda v: v is None or isinstance(v, str), "a strategy name"),
+    "validation": (lambda v: v is None or (isinstance(v, (int, float))
+                                           and not isinstance(v, bool)), "a fraction"),
+    "estimator": (lambda v: isinstance(v, dict), "a dict of estimator parameters"),
+    "dtype": (lambda v: v in (None, "float32", "float64"), "float32, float64 or None"),
+}
+
+
+def _check_option_types(options):
+    """A UsageError for an option of the wrong type (options read back from a
+    file, or given from Python)."""
+    for name, (ok, what) in _OPTION_TYPES.items():
+        value = getattr(options, name)
+        if not ok(value):
+            raise UsageError(f"{{{name}}} must be {what}, got {value!r}"[:300], **{name: None})
 
 
 def select_features(names, options, path=""):
@@ -216,6 +245,7 @@ def train_rows(rows, options, callback=None, path="", solver_state=None, allocat
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.simplefilter("always", DescendWarning)
         prepared = prepare(rows, options, path, allocate)
+        rows.release()
         prepared_at = time.perf_counter()
         model, clf = fit_prepared(prepared, options, callback, solver_state)
     model.warnings = [w.message for w in caught

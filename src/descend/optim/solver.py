@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from descend.exceptions import DivergenceError
+from descend.exceptions import DataError, DivergenceError
 from descend.optim.precondition import (
     MAX_FULL_PARAMS,
     FactoredCurvature,
@@ -206,6 +206,8 @@ class Solver:
         None); ``iterations`` runs that many more iterations (epochs) in place
         of ``max_iter`` (``partial_fit``: one epoch per call).
         """
+        if state is not None:
+            self.check_resumable(state, objective.n_params)
         with objective.evaluation_context():
             run = _Run(self, objective, precond or self.prepare(objective, state))
             if state is None:
@@ -214,6 +216,40 @@ class Solver:
             stop = self.max_iter if iterations is None else state.iteration + iterations
             run.loop(state, stop)
         return SolverResult(run.precond.from_scaled(state.theta), state, run.precond)
+
+    def check_resumable(self, state, n_params):
+        """A :class:`DataError` unless ``state`` is one this solver could have
+        saved on this problem: θ of ``n_params`` values, and the state of this
+        update rule (the same links, keys, shapes and kinds of value)."""
+        problem = _state_mismatch(state, self.rule.init(np.zeros(n_params)), n_params,
+                                  self.batch_size is not None)
+        if problem:
+            raise DataError(f"the solver state to resume from does not fit this run "
+                            f"({problem}); it was saved by another run, or its file is "
+                            "damaged")
+
+
+def _state_mismatch(state, rule_state, n_params, shuffles):
+    """What is wrong with a state to resume (see :meth:`Solver.check_resumable`), or ''."""
+    for name in ("theta", "best_theta", "best_grad", "curvature_at"):
+        value = getattr(state, name)
+        if (value is not None or name == "theta") and np.shape(value) != (n_params,):
+            return f"{name} has {np.size(value)} values, this problem {n_params} parameters"
+    if not isinstance(state.rule_state, list) or len(state.rule_state) != len(rule_state):
+        return "the update rule's state is another rule's"
+    for saved, fresh in zip(state.rule_state, rule_state):
+        if not isinstance(saved, dict) or set(saved) != set(fresh):
+            return "the update rule's state is another rule's"
+        for key, value in fresh.items():
+            if isinstance(value, np.ndarray) != isinstance(saved[key], np.ndarray) or \
+                    np.shape(saved[key]) != np.shape(value):
+                return f"the update rule's {key!r} has the wrong shape"
+    if shuffles:  # mini-batches: the epochs restore the random state
+        try:
+            np.random.PCG64().state = state.rng_state
+        except (TypeError, ValueError, KeyError, OverflowError):
+            return "its random state is not one numpy can restore"
+    return ""
 
 
 class _Run:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from descend.data.columns import as_numbers
+from descend.lesson.one_step import check_row
 from descend.lesson.one_step import step as lesson_step
 from descend.lesson.text import lesson_text
 from descend.model.modelfile import load_model_and_table
@@ -109,7 +110,7 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
     model, table = load_model_and_table(model_path, data_path, text_format)
     X, y, proba, scores = model.score(table, target, str(data_path))
     target = target or model.target
-    row = min(max(row, 0), table.num_rows - 1)
+    check_row(row, table.num_rows)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
     loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
