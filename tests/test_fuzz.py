@@ -253,3 +253,64 @@ def test_every_single_bit_flip_of_a_model_file_is_refused_or_harmless():
                 loaded += 1
                 assert outputs(model) == want, (position, bit)
     assert loaded < len(raw)  # white space only, if anything
+
+
+def _good_files(folder):
+    """A small training table as CSV, gzip'ed CSV and Parquet, and a checkpoint."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80).round(3), "c": rng.choice(["p", "q"], 80),
+                          "y": rng.choice(["yes", "no"], 80)})
+    frame.to_csv(folder / "good.csv", index=False)
+    frame.to_csv(folder / "good.csv.gz", index=False)
+    frame.to_parquet(folder / "good.parquet", index=False)
+    code, err = run_main(["train", str(folder / "good.csv"), "-t", "y", "-q",
+                          "--checkpoint", str(folder / "ck"), "--checkpoint-every", "1",
+                          "--max-iter", "3"])
+    assert code == 0, err
+    return {kind: (folder / name).read_bytes() for kind, name in [
+        ("csv", "good.csv"), ("gzip", "good.csv.gz"), ("parquet", "good.parquet"),
+        ("checkpoint", "ck/checkpoint.json")]}
+
+
+_GOOD = {}
+
+
+def _damage(raw, draw):
+    """Flip a few bytes, and maybe cut the end, at places hypothesis chooses."""
+    data = bytearray(raw)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data) - 1))
+        data[at] ^= draw(st.integers(1, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@given(kind=st.sampled_from(["csv", "gzip", "parquet", "checkpoint"]), data=st.data())
+def test_byte_damage_in_any_input_is_refused_in_one_line_or_read(kind, data):
+    """Damaged CSV, gzip, Parquet and checkpoint files: exit 1 or 2 with one line
+    and no file left behind, or a run that reads what is left."""
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        if not _GOOD:
+            with tempfile.TemporaryDirectory() as source:
+                _GOOD.update(_good_files(Path(source)))
+        damaged = _damage(_GOOD[kind], data.draw)
+        if kind == "checkpoint":
+            (folder / "good.csv").write_bytes(_GOOD["csv"])
+            (folder / "ck").mkdir()
+            (folder / "ck" / "checkpoint.json").write_bytes(damaged)
+            args = ["train", str(folder / "good.csv"), "-t", "y", "--resume", str(folder / "ck")]
+        else:
+            name = {"csv": "d.csv", "gzip": "d.csv.gz", "parquet": "d.parquet"}[kind]
+            (folder / name).write_bytes(damaged)
+            args = ["train", str(folder / name), "-t", "y"]
+        before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+        code, err = run_main([*args, "-o", str(folder / "m.json"), "-q", "--max-iter", "20"])
+        assert code in (0, 1, 2), err
+        assert "Traceback" not in err
+        if code != 0:
+            assert err.startswith("descend: error: ") and err.count("\n") == 1, err
+            assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+        else:
+            assert np.all(np.isfinite(load_model(folder / "m.json").coef))

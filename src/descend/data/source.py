@@ -130,6 +130,8 @@ class TableSource:
         """Columns given a type (text, for a model's text columns) get it
         whatever the file's own type (Parquet keeps its own); with a thousands
         separator, text columns that are such numbers become numbers."""
+        if self.format == "parquet":
+            self._check_text(table)
         if self.text.thousands is not None:
             table = self._numbers_with_separators(table)
         for name, dtype in self.column_types.items():
@@ -138,6 +140,17 @@ class TableSource:
                 table = table.set_column(index, name, kinds.as_text(table[name])
                                          if dtype == pa.string() else table[name].cast(dtype))
         return table
+
+    def _check_text(self, table):
+        """Parquet does not check that its text is UTF-8; a damaged file may
+        hold bytes that are not."""
+        for name, column in zip(table.column_names, table.columns):
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                try:
+                    column.validate(full=True)
+                except pa.ArrowInvalid:
+                    raise DataError(f"{self.location}: column {name!r} holds text that is not "
+                                    "UTF-8 (a damaged file?); check the file") from None
 
     def _numbers_with_separators(self, table):
         for index, name in enumerate(table.column_names):
@@ -221,7 +234,7 @@ class TableSource:
                                    read_options=self._read_options())
         try:
             return ds.dataset(self.files, format=fmt, partitioning=self.partitioning)
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
 
     def _read_options(self):

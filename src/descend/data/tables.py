@@ -83,8 +83,6 @@ def csv_header(path, sep):
 def read_error(location, exc, fmt):
     """The DataError for an error Arrow raised while reading ``location``."""
     message = _first_line(exc)
-    if isinstance(exc, UnicodeDecodeError):
-        return DataError(f"{location}: not UTF-8 text; save the file as UTF-8 CSV")
     if isinstance(exc, PermissionError):
         return DataError(f"{location}: permission denied; make the file readable")
     if fmt == "parquet":
@@ -96,7 +94,7 @@ def read_error(location, exc, fmt):
     if "ompress" in message or "inflate" in message or "zlib" in message:
         return DataError(f"{location}: the compressed file is truncated or damaged "
                          f"({message}); copy or download it again")
-    if "invalid UTF8" in message or "UTF-8" in message:
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in message or "UTF-8" in message:
         return DataError(f"{location}: not UTF-8 text; save the file as UTF-8 CSV")
     if "Empty CSV file" in message:
         return DataError(f"{location}: the file is empty; it needs a header row and data rows")
