@@ -198,6 +198,22 @@ def test_adam_with_a_fixed_step_is_bias_corrected_adam(scaled_cancer):
                                rtol=1e-12)
 
 
+def test_momentum_with_a_fixed_step_is_the_heavy_ball(scaled_cancer):
+    """v ← 0.9 v + g, θ ← θ − α v, written out in NumPy."""
+    X, y = scaled_cancer
+    lr, k = 0.05, 12
+    theta, velocity, points = np.zeros(X.shape[1] + 1), np.zeros(X.shape[1] + 1), []
+    for _ in range(k):
+        points.append(theta)
+        velocity = 0.9 * velocity + reference_grad(X, y, theta)
+        theta = theta - lr * velocity
+    model = fit_quietly(X, y, solver="momentum", learning_rate=lr, preconditioner="none",
+                        max_iter=k, tol=0)
+    np.testing.assert_allclose(theta_of(model), theta, rtol=0, atol=1e-12)
+    np.testing.assert_allclose([h["loss"] for h in model.history_],
+                               [reference_loss(X, y, p) for p in points], rtol=1e-12)
+
+
 # --------------------------------------------------------------------------
 # mini-batches
 
