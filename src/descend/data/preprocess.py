@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from descend.data import columns as kinds
-from descend.data.statistics import TableStatistics
+from descend.data.statistics import TableStatistics, infinite_values_error
 from descend.exceptions import DataError
 from descend.io.json_values import floats, strings
 
@@ -164,10 +164,7 @@ class Preprocessor:
             raise DataError(f"{path}: a numeric feature column holds text ({exc}); "
                             "fix those values") from None
         if np.isinf(values).any():
-            bad = np.isinf(values).sum(axis=0)
-            listing = ", ".join(f"{c!r}: {k}" for c, k in zip(names, bad) if k)
-            raise DataError(f"{path}: infinite values in {listing}; replace them with finite "
-                            "numbers or leave them empty and use {impute}", impute=None)
+            raise infinite_values_error(dict(zip(names, np.isinf(values).sum(axis=0))), path)
         gaps = np.isnan(values)
         if gaps.any():
             if self.numeric["fill"] is None:

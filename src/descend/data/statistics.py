@@ -124,9 +124,7 @@ class TableStatistics:
                     decimal=",", thousands=",", drop=name)
         infinite = {n: s.infinite for n, s in self.numeric.items() if s.infinite}
         if infinite:
-            listing = ", ".join(f"{c!r}: {k}" for c, k in infinite.items())
-            raise DataError(f"{self.path}: infinite values in {listing}; replace them with "
-                            "finite numbers or leave them empty and use {impute}", impute=None)
+            raise infinite_values_error(infinite, self.path)
         huge = [n for n, s in self.numeric.items() if s.largest > 1e150]
         if huge:
             raise DataError(f"{self.path}: values too large to standardise in {huge} (beyond "
@@ -137,3 +135,10 @@ class TableStatistics:
         """{column: missing values} for the columns that have any."""
         counts = {n: s.missing for n, s in {**self.numeric, **self.categorical}.items()}
         return {n: k for n, k in counts.items() if k}
+
+
+def infinite_values_error(counts, path=""):
+    """The error listing each column with infinite values and the fix."""
+    listing = ", ".join(f"{name!r}: {n}" for name, n in counts.items() if n)
+    return DataError(f"{path}: infinite values in {listing}; replace them with finite "
+                     "numbers or leave them empty and use {impute}", impute=None)

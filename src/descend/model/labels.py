@@ -40,9 +40,7 @@ def choose_classes(text, positive=None, path=""):
     """[negative, positive] labels of a target column with exactly two values."""
     text = label_text(text)
     if text.null_count:
-        raise DataError(f"{path}: the target column has {text.null_count} missing "
-                        "values; fill them, or drop those rows with {drop_missing}",
-                        drop_missing=True)
+        raise missing_labels_error(text.null_count, path)
     values = distinct_labels(text)
     if len(values) != 2:
         shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
@@ -54,6 +52,12 @@ def choose_classes(text, positive=None, path=""):
         raise UsageError(f"the positive class {positive!r} ({{positive}}) is not a value of "
                          f"the target; use one of {values}", positive=None)
     return [v for v in values if v != str(positive)] + [str(positive)]
+
+
+def missing_labels_error(count, path=""):
+    """The error for rows without a label, and the two fixes."""
+    return DataError(f"{path}: the target column has {count} missing values; fill them, "
+                     "or drop those rows with {drop_missing}", drop_missing=True)
 
 
 def encode_target(column, classes, path=""):

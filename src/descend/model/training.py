@@ -23,7 +23,7 @@ from descend.data.preprocess import (
 from descend.data.tables import require_column
 from descend.estimator import LogisticRegression
 from descend.exceptions import DataError, DescendWarning, UsageError
-from descend.model.labels import choose_classes, encode_target
+from descend.model.labels import choose_classes, encode_target, missing_labels_error
 from descend.model.metrics import classification_metrics
 from descend.model.table_model import TableModel
 
@@ -174,9 +174,7 @@ def _rows_to_keep(labels, gaps, missing, options, path):
     dropped with ``drop_missing`` or refused."""
     no_label = labels.is_null().to_numpy(zero_copy_only=False)
     if no_label.any() and not options.drop_missing:
-        raise DataError(f"{path}: the target column has {int(no_label.sum())} missing "
-                        "values; fill them, or drop those rows with {drop_missing}",
-                        drop_missing=True)
+        raise missing_labels_error(int(no_label.sum()), path)
     drop = no_label.copy()
     if missing and not options.impute:
         if not options.drop_missing:
