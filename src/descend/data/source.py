@@ -314,8 +314,3 @@ def _combine(batches):
     if len(batches) == 1:
         return batches[0]
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-
-
-def read_frame(location, column_types=None):
-    """A whole table as a pandas DataFrame (reports, small tables)."""
-    return open_source(location, column_types).read().to_pandas()
