@@ -129,10 +129,14 @@ class TableModel:
         table = as_arrow(frame)
         target = target or self.target
         require_column(table, target, path)
+        X, y, proba = self.labelled_rows(table, target, path)
+        return Scores(X, y, proba, classification_metrics(y, proba))
+
+    def labelled_rows(self, table, target, path=""):
+        """(X, y as 0/1, a = σ(Xw + b)) of a table or block that has the target."""
         y = encode_target(table.column(target), self.classes, path)
         X = self.preprocessor.transform(table, path)
-        proba = self.probabilities(X, path)
-        return Scores(X, y, proba, classification_metrics(y, proba))
+        return X, y, self.probabilities(X, path)
 
 
 class _Collect:
@@ -143,6 +147,6 @@ class _Collect:
         self.y, self.proba = [], []
 
     def __call__(self, batch):
-        self.y.append(encode_target(batch.column(self.target), self.model.classes, self.path))
-        X = self.model.preprocessor.transform(batch, self.path)
-        self.proba.append(self.model.probabilities(X, self.path))
+        _, y, proba = self.model.labelled_rows(batch, self.target, self.path)
+        self.y.append(y)
+        self.proba.append(proba)
