@@ -52,20 +52,23 @@ def as_text(array):
     return pc.cast(array, pa.string())
 
 
-def numeric_share(text):
-    """(how many non-missing values of ``text`` read as numbers, how many are
-    non-missing)."""
-    present = len(text) - text.null_count
-    if present == 0:
-        return 0, 0
-    is_number = pc.match_substring_regex(text, NUMBER_PATTERN)
-    return int(pc.sum(is_number).as_py() or 0), present
+def numeric_share(values, counts):
+    """How many of the values read as numbers, given distinct non-missing
+    ``values`` (a string array) and how often each occurs."""
+    return _weighted_matches(values, counts, NUMBER_PATTERN)
 
 
-def locale_number_count(text):
-    """How many values of ``text`` are numbers written with a decimal comma
-    or thousands separators."""
-    return int(pc.sum(pc.match_substring_regex(text, LOCALE_NUMBER_PATTERN)).as_py() or 0)
+def locale_number_count(values, counts):
+    """How many of the values are numbers written with a decimal comma or
+    thousands separators, given distinct ``values`` and their ``counts``."""
+    return _weighted_matches(values, counts, LOCALE_NUMBER_PATTERN)
+
+
+def _weighted_matches(values, counts, pattern):
+    if not len(values):
+        return 0
+    matches = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
+    return int(counts.to_numpy(zero_copy_only=False)[matches].sum())
 
 
 def without_separators(text, thousands, decimal=None):

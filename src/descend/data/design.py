@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from descend.data import columns as kinds
-from descend.data.preprocess import split_columns
+from descend.data.preprocess import VALUE_FILLS, split_columns
 from descend.data.source import rechunk
 from descend.data.statistics import TableStatistics
 
@@ -96,7 +96,7 @@ def collect_statistics(rows, features, keep, impute, path=""):
     state = {"start": 0}
 
     def make_visitor():
-        stats = TableStatistics(numeric, categorical, keep_values=impute is not None, path=path)
+        stats = TableStatistics(numeric, categorical, keep_values=impute in VALUE_FILLS, path=path)
         state["start"] = 0
 
         def visit(batch):

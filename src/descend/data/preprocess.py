@@ -9,17 +9,22 @@ one streaming pass (:mod:`descend.data.statistics`); the fitted numbers
 file, and :meth:`Preprocessor.fill_rows` turns each block of rows straight
 into rows of X in the model's dtype, with Arrow and NumPy kernels only.
 """
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from descend.data import columns as kinds
+from descend.data.fill import fill_block
 from descend.data.statistics import TableStatistics, infinite_values_error
 from descend.exceptions import DataError
 from descend.io.json_values import floats, strings
 
 #: How missing feature values can be filled (text columns: most frequent).
 IMPUTE_STRATEGIES = ["mean", "median", "most_frequent"]
+#: The fills that need every value of a column, not only its moments.
+VALUE_FILLS = ("median", "most_frequent")
 
 
 def as_arrow(data):
@@ -76,7 +81,7 @@ class Preprocessor:
         the transformed matrix (float64, C order)."""
         table = as_arrow(data)
         numeric, categorical = split_columns(table.schema, path)
-        stats = TableStatistics(numeric, categorical, keep_values=impute is not None,
+        stats = TableStatistics(numeric, categorical, keep_values=impute in VALUE_FILLS,
                                 path=path)
         stats.update(table)
         pre = cls.from_statistics(stats, impute, path)
@@ -137,55 +142,66 @@ class Preprocessor:
         """Write the rows of X for ``batch`` into ``out`` (zeros where they go):
         at ``positions`` (one per row of the batch), or rows 0..k−1 when None."""
         self.require_columns(batch.schema.names, path)
-        k, width = batch.num_rows, out.shape[1]
-        if positions is None:
-            positions = np.arange(k)
-        contiguous = k and positions[-1] - positions[0] == k - 1 and \
-            bool(np.all(np.diff(positions) == 1))
-        n_num = len(self.numeric["columns"])
-        if n_num:
-            block = self._numeric_block(batch, path)
-            if contiguous:
-                out[positions[0]:positions[0] + k, :n_num] = block
-            else:
-                out[positions, :n_num] = block
-        flat = out.reshape(-1)  # a view: out is C-ordered
-        offset = n_num
+        k = batch.num_rows
+        positions = np.arange(k) if positions is None else np.asarray(positions, np.int64)
+        values = self._numeric_values(batch, path)
+        codes = np.empty((len(self.categorical["columns"]), k), dtype=np.int32)
         for i, name in enumerate(self.categorical["columns"]):
-            rows, codes = self._category_codes(batch.column(name), i, path)
-            flat[positions[rows] * width + (offset + codes)] = 1
-            offset += len(self.categorical["categories"][i])
-
-    def _numeric_block(self, batch, path):
+            codes[i] = self._category_codes(batch.column(name), i, path)
+        counts = fill_block(values, self._mean, self._scale, self._fill, codes,
+                            self._offsets, positions, out)
         names = self.numeric["columns"]
+        if counts[1].any():
+            raise infinite_values_error(dict(zip(names, counts[1])), path)
+        if counts[0].any():
+            raise missing_values_error(dict(zip(names, counts[0])), path)
+
+    def _numeric_values(self, batch, path):
+        """The block's numeric columns as one (n_numeric, k) float64 array."""
+        names = self.numeric["columns"]
+        values = np.empty((len(names), batch.num_rows))
         try:
-            values = np.column_stack([kinds.as_numbers(batch.column(c)) for c in names])
+            for j, name in enumerate(names):
+                values[j] = kinds.as_numbers(batch.column(name))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise DataError(f"{path}: a numeric feature column holds text ({exc}); "
                             "fix those values") from None
-        if np.isinf(values).any():
-            raise infinite_values_error(dict(zip(names, np.isinf(values).sum(axis=0))), path)
-        gaps = np.isnan(values)
-        if gaps.any():
-            if self.numeric["fill"] is None:
-                raise missing_values_error(dict(zip(names, gaps.sum(axis=0))), path)
-            values = np.where(gaps, np.asarray(self.numeric["fill"]), values)
-        return (values - np.asarray(self.numeric["mean"])) / np.asarray(self.numeric["scale"])
+        return values
+
+    @functools.cached_property
+    def _mean(self):
+        return np.asarray(self.numeric["mean"], dtype=np.float64)
+
+    @functools.cached_property
+    def _scale(self):
+        return np.asarray(self.numeric["scale"], dtype=np.float64)
+
+    @functools.cached_property
+    def _fill(self):
+        fill = self.numeric["fill"]
+        return np.full(len(self.numeric["columns"]), np.nan) if fill is None else \
+            np.asarray(fill, dtype=np.float64)
+
+    @functools.cached_property
+    def _offsets(self):
+        sizes = [len(cats) for cats in self.categorical["categories"]]
+        return len(self.numeric["columns"]) + np.cumsum([0, *sizes[:-1]], dtype=np.int64)
 
     def _category_codes(self, column, i, path):
-        """(rows, codes): each row's category index; unseen categories are
-        left out (all zeros, as OneHotEncoder(handle_unknown="ignore"))."""
+        """Each row's category index, −1 for a category the model does not
+        know (all zeros, as OneHotEncoder(handle_unknown="ignore"))."""
         text = kinds.as_text(column)
         name = self.categorical["columns"][i]
         if text.null_count:
             if self.categorical["fill"] is None:
                 raise missing_values_error({name: text.null_count}, path)
             text = pc.fill_null(text, self.categorical["fill"][i])
-        codes = pc.index_in(text, value_set=pa.array(self.categorical["categories"][i],
-                                                    pa.string()))
-        known = pc.is_valid(codes).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(known)
-        return rows, pc.drop_null(codes).to_numpy().astype(np.intp)
+        codes = pc.index_in(text, value_set=self._category_sets[i])
+        return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+
+    @functools.cached_property
+    def _category_sets(self):
+        return [pa.array(cats, pa.string()) for cats in self.categorical["categories"]]
 
     # -- JSON ---------------------------------------------------------------
     def to_dict(self):
