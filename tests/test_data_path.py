@@ -236,6 +236,11 @@ def test_metrics_are_scikit_learns():
         assert got["recall"] == metrics.recall_score(y, pred, zero_division=0)
         assert got["confusion_matrix"] == metrics.confusion_matrix(y, pred, labels=[0, 1]).tolist()
         assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=[0, 1]))
+        if 0 < y.sum() < len(y):
+            tied = np.round(proba, 1)  # many ties, which count half
+            assert classification_metrics(y, tied)["roc_auc"] == pytest.approx(
+                metrics.roc_auc_score(y, tied), rel=1e-12)
+            assert got["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, proba), rel=1e-12)
 
 
 def test_probabilities_of_a_float32_matrix_do_not_copy_it():
