@@ -74,6 +74,26 @@ def test_streamed_statistics_equal_scikit_learns_transform(block_rows, impute, m
     assert got[0, 3:7].sum() == 0  # an unseen category: all zeros
 
 
+def test_the_last_pass_lets_the_table_go_as_x_fills(tmp_path, monkeypatch):
+    """While X is filled, each part of the in-memory table is freed once used,
+    so the table and X are never both whole in memory; earlier passes keep it."""
+    monkeypatch.setattr(design, "BLOCK_ROWS", 1000)
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_pandas(mixed_frame(20_000), preserve_index=False), path,
+                   row_group_size=1000)
+    rows = TableRows(open_source(path).read())
+    seen = []
+
+    def make_visitor():
+        return lambda batch: seen.append(pa.total_allocated_bytes())
+    rows.scan(make_visitor)
+    assert rows.table is not None and seen[-1] >= seen[0]
+    seen.clear()
+    rows.scan(make_visitor, last=True)
+    assert rows.table is None
+    assert seen[-1] < seen[0] / 4
+
+
 @pytest.mark.parametrize("row_group", [1, 7, 100_000])
 def test_files_read_in_any_batches_give_the_same_bits(row_group, tmp_path, monkeypatch):
     """Parquet row groups of 1, 7 or 100,000 rows, streamed or read whole, and

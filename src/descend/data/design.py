@@ -8,6 +8,8 @@ have gaps, the statistics of the training rows, then the rows of X, each
 written straight into its place (a NumPy array, or a memory-mapped file for a
 matrix larger than memory).
 """
+from collections import deque
+
 import numpy as np
 import pyarrow as pa
 
@@ -35,12 +37,27 @@ class TableRows:
         self.table = None
         pa.default_memory_pool().release_unused()
 
-    def scan(self, make_visitor, columns=None):
+    def scan(self, make_visitor, columns=None, last=False):
+        """Visit the table's blocks in order; with ``last``, let each part of
+        the table go once it has been visited (X is being filled: the table
+        and X then never both stay whole in memory)."""
         table = self.table if columns is None else self.table.select(columns)
+        batches = deque(table.to_batches())
+        del table
+        if last:
+            self.table = None
         visitor = make_visitor()
-        for batch in rechunk(table.to_batches(), BLOCK_ROWS):
+        for batch in rechunk(_drain(batches, release=last), BLOCK_ROWS):
             visitor(batch)
         return visitor
+
+
+def _drain(batches, release):
+    """Pop and yield each batch, so that none is kept once it has been used."""
+    while batches:
+        yield batches.popleft()
+        if release:
+            pa.default_memory_pool().release_unused()
 
 
 class StreamRows:
@@ -56,7 +73,7 @@ class StreamRows:
     def release(self):
         pa.default_memory_pool().release_unused()
 
-    def scan(self, make_visitor, columns=None):
+    def scan(self, make_visitor, columns=None, last=False):
         return self.source.scan(BLOCK_ROWS, make_visitor, columns)
 
 
@@ -110,8 +127,9 @@ def collect_statistics(rows, features, keep, impute, path=""):
 
 
 def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, path=""):
-    """Pass 3: X with row ``positions[i]`` made from row i (rows with
-    position −1 are left out); ``out`` is a ready array (e.g. a memory map)."""
+    """Pass 3, the last: X with row ``positions[i]`` made from row i (rows
+    with position −1 are left out); ``out`` is a ready array (e.g. a memory
+    map). An in-memory table is let go block by block as X fills."""
     if out is None:
         out = np.zeros((n_rows, preprocessor.n_features_out), dtype=dtype)
     state = {"start": 0}
@@ -129,5 +147,5 @@ def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, 
             part = batch if kept.all() else batch.filter(pa.array(kept))
             preprocessor.fill_rows(part, out, where[kept], path)
         return visit
-    rows.scan(make_visitor, preprocessor.columns)
+    rows.scan(make_visitor, preprocessor.columns, last=True)
     return out
