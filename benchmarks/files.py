@@ -331,6 +331,20 @@ def help_time(repeat=5):
     return best
 
 
+#: Touches one float64 per 4 KiB page of a new 1 GiB array: the cost of the
+#: first write to memory, which a fresh X pays once (page faults; on a virtual
+#: machine that hands memory back to its host, far more than on bare metal).
+_FIRST_TOUCH = ("import time, numpy as np; t = time.perf_counter(); a = np.zeros(2**27); "
+                "a[::512] = 1; print(time.perf_counter() - t)")
+
+
+def first_touch_seconds_per_gib():
+    """Seconds a new process takes to fault in 1 GiB of new memory."""
+    done = subprocess.run([sys.executable, "-c", _FIRST_TOUCH], check=True,
+                          capture_output=True, text=True)
+    return float(done.stdout)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -373,7 +387,9 @@ def main(argv=None):
           f"columns of {', '.join(map(str, LEVELS.values()))} levels, yes/no target) → X of "
           f"{rows:,} × {FEATURES_OUT} = {x_bytes / GiB:.2f} GiB as float64")
     print("peak RSS: the child's own ru_maxrss from os.wait4; anon: RssAnon sampled every "
-          f"{POLL_S * 1e3:.0f} ms (its largest sample)\n")
+          f"{POLL_S * 1e3:.0f} ms (its largest sample)")
+    print(f"first touch of new memory at the start: {first_touch_seconds_per_gib():.2f} s per GiB "
+          "(a child faulting in 1 GiB; descend train writes X, the references do not time it)\n")
     skipped, runs = [], {}
     with tempfile.TemporaryDirectory(prefix="descend-bench-files-") as tmp:
         tmp = Path(tmp)
@@ -422,6 +438,8 @@ def main(argv=None):
                                    "--memory-limit", args.memory_limit), tmp)
             coefs = {k: _coef(tmp / f"big-{k}.json") for k, r in big.items() if r.ok}
         help_s = help_time()
+        print(f"first touch of new memory at the end: {first_touch_seconds_per_gib():.2f} s per "
+              "GiB", file=sys.stderr, flush=True)
 
     print_tables(rows, big_rows, x_bytes, runs, big, coefs if big_rows else {}, help_s, skipped,
                  args.memory_limit)
