@@ -132,25 +132,35 @@ def prepare(rows, options, path="", allocate=None):
     n_features)`` may supply X's zeroed storage (a memory map) and its dtype;
     else X is ``options.dtype`` (float64 by default) in memory."""
     columns = select_features(rows.schema.names, options, path)
-    labels, gaps, missing = read_labels_and_gaps(rows, options.target, columns)
-    keep, dropped = _rows_to_keep(labels, gaps, missing, options, path)
-    classes = choose_classes(labels.filter(keep), options.positive, path)
-    y_all = encode_target(labels.filter(keep), classes, path)
+    keep, classes, y_all, dropped = _labelled_rows(rows, columns, options, path)
     order = _training_order(np.flatnonzero(keep), y_all, options)
     is_train = np.zeros(len(keep), dtype=bool)
     is_train[order[0]] = True
     stats = collect_statistics(rows, columns, is_train, options.impute, path)
+    del is_train
     preprocessor = Preprocessor.from_statistics(stats, options.impute, path)
     _warn_about_identifiers(preprocessor, stats.rows, path)
     positions = np.full(len(keep), -1, dtype=np.int64)
     ranked = np.concatenate(order)
     positions[ranked] = np.arange(len(ranked))
-    out = None if allocate is None else allocate(len(ranked), preprocessor.n_features_out)
-    dtype = np.dtype(options.dtype or np.float64) if out is None else out.dtype
-    X = build_design_matrix(rows, preprocessor, positions, len(ranked), dtype, out, path)
     y = np.empty(len(ranked))
     y[positions[np.flatnonzero(keep)]] = y_all
-    return Prepared(X, y, len(order[0]), preprocessor, classes, columns, dropped)
+    n_train = len(order[0])
+    del keep, y_all, order, ranked  # a row's worth of each, on millions of rows
+    out = None if allocate is None else allocate(len(y), preprocessor.n_features_out)
+    dtype = np.dtype(options.dtype or np.float64) if out is None else out.dtype
+    X = build_design_matrix(rows, preprocessor, positions, len(y), dtype, out, path)
+    return Prepared(X, y, n_train, preprocessor, classes, columns, dropped)
+
+
+def _labelled_rows(rows, columns, options, path):
+    """Pass 1: the rows to keep, the two classes, the kept rows' 0/1 labels
+    and what was dropped (the labels' text is let go here)."""
+    labels, gaps, missing = read_labels_and_gaps(rows, options.target, columns)
+    keep, dropped = _rows_to_keep(labels, gaps, missing, options, path)
+    kept = labels.filter(keep)
+    classes = choose_classes(kept, options.positive, path)
+    return keep, classes, encode_target(kept, classes, path), dropped
 
 
 #: A text column with more levels than this share of the rows (and at least
