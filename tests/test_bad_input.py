@@ -37,7 +37,7 @@ from interrupt import run_interrupted
 
 TABLE = Path(__file__).parent.parent / "docs" / "bad-input.md"
 #: Processes run at once: a start costs ~1–2 s of one core, mostly imports.
-WORKERS = min(4, (os.cpu_count() or 1) + 1)
+WORKERS = min(8, (os.cpu_count() or 1) + 1)
 #: A row's process is killed after this long (a read that never ends).
 TIMEOUT_S = 180
 #: Address space of a row's process: memory that grows without bound fails fast.
