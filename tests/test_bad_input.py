@@ -1106,6 +1106,7 @@ def test_bad_input_row(row_id, ran_rows):
     assert err.startswith("descend: error: ") and err.count("\n") == 1 and err.endswith("\n"), \
         err[:2000]
     assert not CONTROL.search(err) and len(err) < 2100, err[:2000]
+    assert ".tmp." not in err  # our temporary files are never what an error names
     assert contents(row.folder) == row.before  # nothing new, nothing changed, inside folders too
     assert not (row.folder / "PWNED").exists()
 
