@@ -140,6 +140,27 @@ def _check_fsynced_before_rename(events, path, folder):
     assert ("fsync", folder.stat().st_ino, True) in events[renamed:], events
 
 
+@pytest.mark.parametrize("write", ["write_text", "batch"])
+def test_a_folder_that_may_not_be_written_is_named_with_the_users_path(tmp_path, monkeypatch, write):
+    """The temporary file cannot be made: the error names the file the user
+    asked for and its folder, never our hidden temporary name. (Root writes
+    every folder, so the refusal is simulated; the command line's early
+    check is the row read-only-folder of docs/bad-input.md, run as nobody.)"""
+    def refuse(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, f"{prefix}x{suffix}"))
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    target = tmp_path / "m.json"
+    with pytest.raises(PermissionError) as info:
+        if write == "batch":
+            with atomic.AtomicBatch() as batch:
+                batch.reserve(target)
+        else:
+            atomic.write_text(target, "{}")
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert f"cannot be written: permission denied in the folder {tmp_path}" in info.value.strerror
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_text_fsyncs_the_file_before_the_rename(tmp_path, monkeypatch):
     target = tmp_path / "f.txt"
     target.write_text("old")

@@ -53,8 +53,8 @@ def example_inline(x, y, w, b):
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "model_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
+@click.option("--data", "data_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.option("--row", type=int, default=0, show_default=True, help="Row of --data (from 0).")
 @click.option("--x", help="Inline features, comma-separated.")
 @click.option("--y", type=int, help="Inline label, 0 or 1.")
@@ -64,7 +64,7 @@ def example_inline(x, y, w, b):
 @click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (a value "
               "that is not a finite number is null, and non_finite names it).")
-@click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--graph", "graph_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the computation graph (.svg, .png or .dot).")
 @text_format_options
 def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path,
@@ -121,10 +121,10 @@ def _write_graph(result, names, path):
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=click.Path(readable=False, dir_okay=False, path_type=Path))
+@click.argument("data_path", metavar="DATA", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--output", "-o", type=click.Path(readable=False, dir_okay=False, path_type=Path), required=True,
               help="HTML file to write.")
 @click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
 @click.option("--alpha", type=float, default=0.1, show_default=True)

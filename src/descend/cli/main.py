@@ -53,9 +53,9 @@ def cli():
 
 
 @cli.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(readable=False, path_type=Path))
 @click.option("--target", "-t", required=True, help="Column holding the two labels.")
-@click.option("--output", "-o", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", "model_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Model file to write (JSON).")
 @click.option("--positive", help="Label to treat as the positive class (y = 1).")
 @click.option("--features", callback=_comma_list, help="Comma-separated feature columns.")
@@ -74,14 +74,14 @@ def cli():
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffling and hold-out seed.")
 @click.option("--class-weight", type=click.Choice(["balanced"]), help="Reweight classes.")
 @click.option("--validation", type=float, help="Fraction of rows held out and reported on.")
-@click.option("--history", "history_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--history", "history_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Write the per-iteration history as CSV.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--plot", "plot_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the loss curve (.png/.svg).")
-@click.option("--checkpoint", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--checkpoint", type=click.Path(readable=False, file_okay=False, path_type=Path),
               help="Folder for checkpoints (saved every --checkpoint-every iterations, on Ctrl-C and SIGTERM).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--resume", type=click.Path(readable=False, file_okay=False, path_type=Path),
               help="Continue from the checkpoint in this folder.")
 @click.option("--memory-limit", help="Memory the command may use (e.g. 1GB): data is "
               "streamed and a larger design matrix is memory-mapped.")
@@ -104,9 +104,9 @@ def train(data, target, model_path, **options):
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("model", type=click.Path(readable=False, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(readable=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="CSV or Parquet file for the predictions (default: standard output).")
 @text_format_options
 def predict(model, data, output, **reading):
@@ -121,10 +121,10 @@ def predict(model, data, output, **reading):
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path(readable=False, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(readable=False, path_type=Path))
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--plot", "plot_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the ROC curve (.png/.svg).")
 @text_format_options
 def evaluate(model, data, target, plot_path, **reading):
@@ -139,7 +139,7 @@ def evaluate(model, data, target, plot_path, **reading):
 
 
 @cli.command()
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out-dir", type=click.Path(readable=False, file_okay=False, path_type=Path),
               default=Path("descend-demo"), show_default=True, help="Where the plots go.")
 @click.option("--lesson", is_flag=True, help="The lesson's two-feature walk-through instead.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

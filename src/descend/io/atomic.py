@@ -9,6 +9,7 @@ A file that replaces another keeps its mode and, where the process may set
 it, its owner.
 """
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -54,8 +55,11 @@ def _temporary(path):
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"folder {str(folder)!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
-                               suffix=".tmp" + path.suffix, dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
+                                   suffix=".tmp" + path.suffix, dir=folder)
+    except OSError as exc:  # the error would name our hidden temporary file
+        raise cannot_write(path, exc.errno, exc.strerror) from None
     _unfinished.add(tmp)
     os.close(fd)
     try:
@@ -64,6 +68,24 @@ def _temporary(path):
         _remove(tmp)
         raise
     return Path(tmp)
+
+
+def cannot_write(path, number, reason, option=None):
+    """The OSError for ``path`` whose folder may not be written: it names the
+    user's path and its folder, never a temporary file, and says the fix."""
+    folder = os.path.abspath(Path(path).parent if str(Path(path).parent) else ".")
+    where = f"give {option} a path" if option else "write it"
+    return OSError(number, f"cannot be written: {str(reason).lower()} in the folder {folder}; "
+                   f"{where} in a folder you may write to, or get write permission there",
+                   str(path))
+
+
+def check_writable(path, option=None):
+    """Raise :func:`cannot_write`'s error when ``path``'s folder exists but
+    this process may not create a file in it (checked before any work)."""
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise cannot_write(path, errno.EACCES, os.strerror(errno.EACCES), option)
 
 
 def _take_mode(tmp, path):

@@ -1,5 +1,6 @@
 """The files a command writes: never one of its inputs, never one file twice,
-and no temporary file left behind by an earlier run that was killed.
+never in a folder it may not write, and no temporary file left behind by an
+earlier run that was killed.
 
 Inputs and outputs are named by what the user typed (``--output``,
 ``DATA``), so a refusal names both. An input may be a file, a folder (every
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 from descend.exceptions import UsageError
-from descend.io.atomic import remove_stale_temporaries
+from descend.io.atomic import check_writable, remove_stale_temporaries
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -105,9 +106,14 @@ def _match_parts(names, patterns):
 
 
 def prepare_outputs(inputs, outputs, allowed=(), folders=()):
-    """:func:`check_outputs`, then remove the stale temporary files in the
-    outputs' folders (and in ``folders``) that killed runs left."""
+    """:func:`check_outputs`, then refuse an output whose folder may not be
+    written (an OSError naming it, not our temporary file: before the work,
+    not after it), then remove the stale temporary files in the outputs'
+    folders (and in ``folders``) that killed runs left."""
     check_outputs(inputs, outputs, allowed)
+    for name, path in outputs.items():
+        if path is not None:
+            check_writable(path, name)
     started = time.time()
     places = {Path(p).parent for p in outputs.values() if p is not None} | set(map(Path, folders))
     for folder in places:

@@ -18,6 +18,12 @@ from descend.io.atomic import atomic_path  # noqa: E402
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
+def literal(text):
+    """``text`` from the data as Matplotlib shows it literally: a ``$`` would
+    start mathtext (a category ``$_$`` made drawing fail)."""
+    return str(text).replace("$", r"\$")
+
+
 def save_figure(fig, path):
     """Write ``fig`` to ``path`` (.png, .svg or .pdf), atomically, then close it."""
     from pathlib import Path
@@ -79,7 +85,7 @@ def coefficient_figure(names, coef, limit=30):
     order = np.argsort(-np.abs(coef))[:limit][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.28 * len(order) + 1.2))
     colors = ["#2ca02c" if coef[i] > 0 else "#d62728" for i in order]
-    ax.barh([names[i] for i in order], coef[order], color=colors)
+    ax.barh([literal(names[i]) for i in order], coef[order], color=colors)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("coefficient wᵢ (standardised feature)")
     ax.set_title("Coefficients" + (f" (largest {limit})" if len(coef) > limit else ""))
@@ -94,8 +100,8 @@ def confusion_figure(matrix, classes):
     for (i, j), v in np.ndenumerate(matrix):
         ax.text(j, i, str(v), ha="center", va="center",
                 color="white" if v > matrix.max() / 2 else "black", fontsize=12)
-    ax.set_xticks([0, 1], [f"pred {c}" for c in classes])
-    ax.set_yticks([0, 1], [f"true {c}" for c in classes])
+    ax.set_xticks([0, 1], [f"pred {literal(c)}" for c in classes])
+    ax.set_yticks([0, 1], [f"true {literal(c)}" for c in classes])
     ax.set_title("Confusion matrix")
     return fig
 
@@ -110,7 +116,7 @@ def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundar
     X = np.asarray(X, dtype=float)
     for label, color in ((0, "#1f77b4"), (1, "#ff7f0e")):
         pts = X[y == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=18, color=color, label=labels[label],
+        ax.scatter(pts[:, 0], pts[:, 1], s=18, color=color, label=literal(labels[label]),
                    edgecolor="white", lw=0.4)
     lo, hi = X[:, 0].min(), X[:, 0].max()
     xs = np.linspace(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), 50)
@@ -123,8 +129,8 @@ def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundar
     ymin, ymax = X[:, 1].min(), X[:, 1].max()
     pad = 0.15 * (ymax - ymin or 1)
     ax.set_ylim(ymin - pad, ymax + pad)
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
+    ax.set_xlabel(literal(names[0]))
+    ax.set_ylabel(literal(names[1]))
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
     return fig
