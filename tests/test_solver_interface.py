@@ -5,6 +5,7 @@ import contextlib
 import numpy as np
 import pytest
 
+from descend.optim.precondition import transform_matrix
 from descend.optim.problem import Problem
 from descend.optim.solver import Solver
 
@@ -41,7 +42,8 @@ class RowQuadratics:
     def bound_operator(self, max_rows):
         return lambda v: self.A @ v
 
-    def largest_row_curvature(self, transform, max_rows):
+    def largest_row_curvature(self, precond, max_rows):
+        transform = transform_matrix(precond, self.n_params)
         return float(np.linalg.eigvalsh(transform.T @ self.A @ transform).max())
 
     def column_moments(self):

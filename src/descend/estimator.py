@@ -8,6 +8,7 @@ import numbers
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from descend.engine.csr_objective import CsrObjective
 from descend.engine.numerics import log_sigmoid, sigmoid
 from descend.engine.objective import Objective
 from descend.exceptions import DataError, UsageError, warn_not_converged
@@ -117,6 +119,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = True
         return tags
 
     # -- validation ---------------------------------------------------------
@@ -156,7 +159,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _validate_training_data(self, X, y, sample_weight, reset, set_classes=None):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
-                             reset=reset, y_numeric=False)
+                             accept_sparse="csr", reset=reset, y_numeric=False)
         check_classification_targets(y)
         if reset if set_classes is None else set_classes:
             self.classes_ = self._binary_classes(np.unique(y))
@@ -201,8 +204,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _objective(self, X, y01, sample_weight):
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
-        return Objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
-                         n_threads=self.n_jobs)
+        return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
+                              n_threads=self.n_jobs)
 
     def _make_solver(self, preconditioner=None, monitor=None):
         return Solver(rule=self.solver, learning_rate=self.learning_rate,
@@ -217,9 +220,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return None
         X_val, y_val = eval_set
         X_val = validate_data(self, X_val, dtype=[np.float64, np.float32], order="C",
-                              reset=False)
-        held_out = Objective(X_val, self._encode(np.asarray(y_val)),
-                             fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
+                              accept_sparse="csr", reset=False)
+        held_out = make_objective(X_val, self._encode(np.asarray(y_val)),
+                                  fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         return lambda theta: {"validation_loss": held_out.loss_grad(theta)[0]}
 
     def _iteration_callback(self, state):
@@ -251,8 +254,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (m, n)
+        X : array-like or scipy sparse matrix/array of shape (m, n)
             float32 stays float32; a C-contiguous float array is not copied.
+            Sparse X is never densified: CSR (int32 or int64 indices, sorted
+            or not) is used as it is, any other format (CSC, COO, …) is
+            converted to CSR once.
         y : array-like of shape (m,)
             Any two labels; the larger in sort order is the positive class.
         sample_weight : array-like of shape (m,), optional
@@ -315,10 +321,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     # -- prediction ---------------------------------------------------------
+    # (sparse X: z = X w by scipy's CSR product, X is not densified)
     def decision_function(self, X):
         """z = X w + b, shape (m,): the logit of the positive class."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
+                          reset=False)
         return X @ self.coef_.ravel().astype(X.dtype) + self.intercept_.astype(X.dtype)[0]
 
     def predict_proba(self, X):
@@ -335,3 +343,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """The label whose probability is larger (z > 0 → ``classes_[1]``)."""
         z = self.decision_function(X)
         return self.classes_[(z > 0).astype(int)]
+
+
+def make_objective(X, y01, sample_weight=None, **options):
+    """The objective for X's representation: CSR (:mod:`descend.engine.csr_objective`)
+    for scipy sparse X, dense (:mod:`descend.engine.objective`) otherwise."""
+    kind = CsrObjective if sp.issparse(X) else Objective
+    return kind(X, y01, sample_weight, **options)

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from descend.engine.graph import SigmoidLogLoss, fused_graph
 from descend.engine.kernels import fused_rows
 from descend.exceptions import DataError
+from descend.optim.precondition import transform_matrix
 from descend.optim.problem import Problem
 
 #: Bytes of X per block: half of a 2 MiB per-core second-level cache (common
@@ -281,9 +282,10 @@ class Objective(Problem):
             return out
         return apply
 
-    def largest_row_curvature(self, transform, max_rows):
-        """max over sampled rows of ‖transformᵀ [x, 1]‖² / 4: the bound's
-        curvature of one row's loss in the coordinates θ = transform θ′."""
+    def largest_row_curvature(self, precond, max_rows):
+        """max over sampled rows of ‖Tᵀ [x, 1]‖² / 4: the bound's curvature of
+        one row's loss in the coordinates θ = T θ′ of ``precond``."""
+        transform = transform_matrix(precond, self.n_params)
         X, _ = self._sample(max_rows)
         rows = np.column_stack([X, np.ones(len(X))]) if self.fit_intercept else X
         squares = np.sum((rows @ transform) ** 2, axis=1)

@@ -56,9 +56,11 @@ class Problem:
         ``max_rows`` rows: for power iteration without an n × n matrix."""
         raise NotImplementedError
 
-    def largest_row_curvature(self, transform, max_rows):
+    def largest_row_curvature(self, precond, max_rows):
         """max over a sample of rows of the bound's curvature of one row's
-        loss in the coordinates θ = ``transform`` @ θ′ (a square matrix)."""
+        loss in the coordinates θ = T θ′ of the preconditioner ``precond``
+        (:mod:`descend.optim.precondition`; ``transform_matrix`` gives T as a
+        matrix where n² numbers are affordable)."""
         raise NotImplementedError
 
     def column_moments(self):

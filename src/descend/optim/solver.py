@@ -193,8 +193,9 @@ class Solver:
     def _minibatch_step(self, objective, precond, ref_step):
         """1/(L + (R − L)/b): a batch of b rows is as curved as L plus 1/b of
         the excess of its most curved row (curvature R) over the mean."""
-        T = np.column_stack([precond.from_scaled(e) for e in np.eye(objective.n_params)])
-        R = objective.largest_row_curvature(T, CURVATURE_SAMPLE_ROWS)
+        # the objective applies T itself: as a matrix it would be n², which a
+        # sparse X of many columns cannot hold
+        R = objective.largest_row_curvature(precond, CURVATURE_SAMPLE_ROWS)
         L = 1.0 / ref_step
         return 1.0 / (L + max(R - L, 0.0) / self.batch_size)
 
