@@ -26,6 +26,10 @@ from descend.engine import intrinsics, kernels, numerics
 from descend.engine.intrinsics import sources_digest
 from descend.engine.kernels import CHUNK_ROWS, chunk_loss_and_dz
 
+#: Indices as unsigned integers: Numba then drops the test for negative
+#: indices (Python's wrap-around) from every gather and scatter, which took
+#: the gather from 2–3 × scipy's CSR product to about 1 ×.
+_U = np.uintp
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 
 
@@ -37,8 +41,8 @@ def _forward(data, indices, indptr, w, b, start, rows, z):
         acc = b
         # a loop that only reads: its sum is in the same order wherever the
         # arrays lie (see chunk_loss_and_dz)
-        for p in range(indptr[i], indptr[i + 1]):
-            acc += data[p] * w[indices[p]]
+        for p in range(_U(indptr[i]), _U(indptr[i + 1])):
+            acc += data[p] * w[_U(indices[p])]
         z[k] = acc
 
 
@@ -48,8 +52,8 @@ def _backward(data, indices, indptr, dz, start, rows, grad):
     for k in range(rows):
         i = start + k
         d = dz[k]
-        for p in range(indptr[i], indptr[i + 1]):
-            grad[indices[p]] += data[p] * d
+        for p in range(_U(indptr[i]), _U(indptr[i + 1])):
+            grad[_U(indices[p])] += data[p] * d
 
 
 def _compile_csr_fused_rows(inlined_digest):
@@ -107,10 +111,10 @@ def csr_column_sums(data, indices, indptr, s, n):
     weighted = s.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
         weight = np.float64(s[i]) if weighted else 1.0
-        for p in range(indptr[i], indptr[i + 1]):
-            x = np.float64(data[p])
-            total[indices[p]] += weight * x
-            square[indices[p]] += weight * x * x
+        for p in range(_U(indptr[i]), _U(indptr[i + 1])):
+            x, j = np.float64(data[p]), _U(indices[p])
+            total[j] += weight * x
+            square[j] += weight * x * x
     return total, square
 
 
