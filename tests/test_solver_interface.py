@@ -49,6 +49,9 @@ class RowQuadratics:
     def column_moments(self):
         return np.zeros(self.n_params), np.ones(self.n_params)
 
+    def diagonal_scaling(self):
+        return self.column_moments()
+
     def evaluation_context(self):
         return contextlib.nullcontext()
 

@@ -252,6 +252,21 @@ class Objective(Problem):
             square += (Xb * Xb).sum(axis=0) if sb is None else sb @ (Xb * Xb)
         return total, square
 
+    def diagonal_scaling(self):
+        """(mean, √(var + 4λ)) per column: in θ′ every column's curvature
+        bound, penalty included, is (varⱼ/4 + λ)/scaleⱼ² = 1/4 (the diagonal
+        of the centred bound [X − 1μᵀ 1]ᵀ[X − 1μᵀ 1]/4m + λ, made 1/4).
+
+        Plain standardisation (√var) leaves a column seen in a handful of
+        rows, as most columns of text (or one-hot levels) are, with penalty
+        curvature λ/varⱼ in θ′, far above the data's 1/4: it sets the step
+        size 1/L and every other direction crawls. Measured on 100,000 text-like rows × 100,000
+        columns (C = 1): gap 1e-6 in 22 iterations with this scale, none in
+        600 with √var (gap 4e-4), 478 without the centring.
+        """
+        mean, std = self.column_moments()
+        return mean, np.sqrt(std**2 + 4 * self.l2)
+
     # -- row samples, for step sizes ----------------------------------------
     def _sample_rows(self, max_rows):
         """Sorted indices of at most ``max_rows`` rows, the same on every call."""

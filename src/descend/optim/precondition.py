@@ -124,6 +124,6 @@ def make_preconditioner(kind, objective):
     if kind == "full":
         return FactoredCurvature(objective.curvature())
     if kind == "diagonal":
-        mean, scale = objective.column_moments()
+        mean, scale = objective.diagonal_scaling()
         return DiagonalScaling(mean, scale, objective.fit_intercept)
     raise ValueError(f"unknown preconditioner {kind!r}; use 'none', 'diagonal' or 'full'")

@@ -67,6 +67,12 @@ class Problem:
         """(mean, standard deviation) of each feature, for diagonal scaling."""
         raise NotImplementedError
 
+    def diagonal_scaling(self):
+        """(shift, scale) of each feature for the "diagonal" preconditioner,
+        θ = T θ′ with wⱼ = w′ⱼ/scaleⱼ and b = b′ − Σⱼ shiftⱼ w′ⱼ/scaleⱼ;
+        by default the column moments (standardisation)."""
+        return self.column_moments()
+
     def evaluation_context(self):
         """A context held while the solver runs (threads, BLAS limits)."""
         return contextlib.nullcontext()
