@@ -41,6 +41,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     run of the lesson's computation graph (dz = a − y, dw = Xᵀdz, db = Σ dz)
     over row blocks of X, in one pass.
 
+    X may be a NumPy array (or anything array-like) or a scipy sparse matrix
+    or array. Sparse X is never densified: CSR is used as it is (float32 or
+    float64, int32 or int64 indices, unsorted indices and explicit zeros
+    allowed), and any other sparse format (CSC, COO, LIL, …) is converted to
+    CSR once, at the start of each call: pass CSR to avoid that copy. Each
+    gradient then reads the non-zeros once (z over a row's non-zeros, dw
+    scattered into their columns), and predictions use scipy's CSR product.
+
     Parameters
     ----------
     C : float, default=1.0
@@ -56,8 +64,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     preconditioner : {"auto", "none", "diagonal", "full"}, default="auto"
         Change of variables applied to the parameters, never to X. "auto"
         factors the curvature bound B = [X 1]ᵀ[X 1]/4m + λI for up to 1024
-        parameters with full batches, standardises otherwise, and uses none
-        with a fixed ``learning_rate``.
+        parameters with full batches and dense X, otherwise scales each
+        column by the diagonal of the centred bound (mean μⱼ, scale
+        √(varⱼ + 4λ): O(nnz), nothing n × n), and uses none with a fixed
+        ``learning_rate``.
     batch_size : int or None, default=None
         None: full batch. 1: one-example SGD. Else mini-batches, shuffled each
         epoch with ``random_state``.

@@ -51,6 +51,15 @@ class CsrObjective(Objective):
         ``MIN_PARALLEL_SIZE`` non-zeros.
     """
 
+    #: The curvature matrix is a sparse product costing Σᵢ nnzᵢ² (scipy, about
+    #: 20 ns each) against an epoch's Σᵢ nnzᵢ: measured on 200,000 text-like
+    #: rows × 1,000 columns (34 non-zeros a row), one curvature took 6.2 s,
+    #: about 90 epochs, and the factored metric's fit (9 iterations, two
+    #: refreshes) 16.9 s against the diagonal metric's 2.1 s (53 iterations;
+    #: gap 1e-6 at iteration 22). So "auto" takes the diagonal metric for
+    #: sparse X whatever its width; "full" is there on request.
+    curvature_is_cheap = False
+
     def __init__(self, X, y, sample_weight=None, l2=0.0, fit_intercept=True, n_threads=None):
         self.engine = "compiled"
         self.X = as_csr(X)

@@ -30,6 +30,9 @@ class Problem:
         one, separable data leave J without a minimum).
     fit_intercept : bool
         Whether θ's last entry is an unpenalised intercept.
+    curvature_is_cheap : bool
+        Whether :meth:`curvature` costs a few evaluations of J at most, so
+        the default solver may factor it (for few parameters) and refresh it.
     """
 
     n_params: int
@@ -37,6 +40,7 @@ class Problem:
     dtype = None
     has_penalty = True
     fit_intercept = False
+    curvature_is_cheap = True
 
     def loss_grad(self, theta, rows=None):
         """J(θ) (float) and ∇J(θ) (float64, shape (n_params,)).

@@ -94,7 +94,8 @@ class Solver:
         halved whenever the loss rises.
     preconditioner : {"auto", "none", "diagonal", "full"}
         "auto": "none" for a fixed α; otherwise "full" (the factored curvature
-        bound) up to ``MAX_FULL_PARAMS`` parameters with full batches, else
+        bound) up to ``MAX_FULL_PARAMS`` parameters with full batches when the
+        objective's curvature is cheap (``curvature_is_cheap``), else
         "diagonal" (standardisation folded into the parameters).
     max_iter : int
         Iterations (full batch) or epochs (mini-batch).
@@ -142,7 +143,8 @@ class Solver:
             return self.preconditioner
         if self.fixed_step:
             return "none"
-        if self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS:
+        if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
+                and getattr(objective, "curvature_is_cheap", True)):
             return "full"
         return "diagonal"
 
