@@ -16,6 +16,7 @@ class RowQuadratics:
     dtype = np.dtype(np.float64)
     has_penalty = True
     fit_intercept = False
+    curvature_is_cheap = True
 
     def __init__(self, m=64, n=4, seed=0):
         rng = np.random.default_rng(seed)

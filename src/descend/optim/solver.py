@@ -144,7 +144,7 @@ class Solver:
         if self.fixed_step:
             return "none"
         if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
-                and getattr(objective, "curvature_is_cheap", True)):
+                and objective.curvature_is_cheap):
             return "full"
         return "diagonal"
 
