@@ -290,3 +290,27 @@ def test_rare_columns_do_not_stall_the_default_metric():
     assert np.sum(X.getnnz(axis=0) <= 2) > 300
     clf = descend.LogisticRegression().fit(X, y)
     assert clf.converged_ and clf.n_iter_ < 100
+
+
+@pytest.mark.parametrize("kind", ["none", "diagonal", "full"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_row_curvature_for_mini_batch_steps_equals_the_dense_one(kind, fit_intercept):
+    from descend.optim.precondition import make_preconditioner
+    X, dense, y = sparse_problem(m=500, n=30, seed=17, variant="unsorted")
+    ours = CsrObjective(X, y, l2=1e-2, fit_intercept=fit_intercept)
+    theirs = Objective(dense, y, l2=1e-2, fit_intercept=fit_intercept)
+    precond = make_preconditioner(kind, theirs)
+    assert ours.largest_row_curvature(precond, 200) == pytest.approx(
+        theirs.largest_row_curvature(precond, 200), rel=1e-12)
+    v = np.random.default_rng(18).standard_normal(ours.n_params)
+    np.testing.assert_allclose(ours.bound_operator(200)(v), theirs.bound_operator(200)(v),
+                               rtol=1e-12)
+
+
+def test_the_default_metric_for_sparse_x_builds_no_curvature_matrix(monkeypatch):
+    """Even with few columns: a sparse curvature costs far more than an epoch."""
+    def refuse(self, theta=None):
+        raise AssertionError("curvature matrix built")
+    monkeypatch.setattr(CsrObjective, "curvature", refuse)
+    X, _, y = sparse_problem(m=500, n=10, seed=19)
+    assert descend.LogisticRegression().fit(X, y).converged_
