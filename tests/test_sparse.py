@@ -314,3 +314,23 @@ def test_the_default_metric_for_sparse_x_builds_no_curvature_matrix(monkeypatch)
     monkeypatch.setattr(CsrObjective, "curvature", refuse)
     X, _, y = sparse_problem(m=500, n=10, seed=19)
     assert descend.LogisticRegression().fit(X, y).converged_
+
+
+def test_float32_data_gets_the_dense_kernels_float32_arithmetic():
+    """One non-zero a row: z = x·w + b is one operation in either kernel, so
+    float32 z, L and dz and the chunks' float32 sums are the same bits in
+    both (float64 arithmetic anywhere in the CSR kernel would change them)."""
+    from descend.engine.kernels import fused_rows
+    rng = np.random.default_rng(20)
+    m, n = 301, 5
+    X = sp.csr_matrix((rng.standard_normal(m).astype(np.float32) * 3,
+                       rng.integers(0, n, m), np.arange(m + 1)), shape=(m, n))
+    y = rng.integers(0, 2, m).astype(np.float32)
+    w = rng.standard_normal(n).astype(np.float32)
+    none = np.empty(0, np.float32)
+    sparse_grad, dense_grad = np.zeros(n + 1), np.zeros(n + 1)
+    loss = csr_fused_rows(X.data, X.indices, X.indptr, y, none, w, np.float32(0.3), 0, m,
+                          sparse_grad)
+    dense_loss = fused_rows(X.toarray(), y, none, w, np.float32(0.3), 0, m, dense_grad)
+    assert loss == dense_loss
+    assert sparse_grad[n] == dense_grad[n]
