@@ -28,7 +28,8 @@ settings.register_profile("long", max_examples=3_000, deadline=10_000,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-VARIANTS = ["plain", "unsorted", "explicit-zeros", "empty-rows", "empty-columns"]
+VARIANTS = ["plain", "unsorted", "explicit-zeros", "empty-rows", "empty-columns",
+            "repeated-columns"]
 
 
 def sparse_problem(m=600, n=40, density=0.1, seed=0, dtype=np.float64, index=np.int32,
@@ -56,11 +57,17 @@ def sparse_problem(m=600, n=40, density=0.1, seed=0, dtype=np.float64, index=np.
         X = X + sp.csr_matrix((np.full(m, 1e-300), (np.arange(m), extra)), shape=(m, n))
         X.data[X.data == 1e-300] = 0.0
         data, indices, indptr = X.data, X.indices, X.indptr
+    if variant == "repeated-columns":   # every stored value split in two entries
+        data = np.repeat(data / 2, 2)
+        indices = np.repeat(indices, 2)
+        indptr = indptr * 2
     csr = sp.csr_matrix((data.astype(dtype), indices, indptr), shape=(m, n))
     # set after construction: scipy's constructor would narrow int64 to int32
     csr.indices, csr.indptr = indices.astype(index), indptr.astype(index)
     if variant == "unsorted":
         assert not csr.has_sorted_indices
+    if variant == "repeated-columns":
+        assert csr.nnz == 2 * np.count_nonzero(csr.toarray())
     if variant == "explicit-zeros":
         assert np.sum(csr.data == 0) >= m // 2
     if variant in ("empty-rows", "empty-columns"):

@@ -118,4 +118,18 @@ def csr_column_sums(data, indices, indptr, s, n):
     return total, square
 
 
+@numba.njit(**_JIT)
+def csr_has_duplicates(indices, indptr, n):
+    """Whether some row stores a column twice (scipy's non-canonical CSR),
+    in one pass over the indices, sorted or not."""
+    last_row = np.full(n, -1, dtype=np.int64)
+    for i in range(indptr.shape[0] - 1):
+        for p in range(_U(indptr[i]), _U(indptr[i + 1])):
+            j = _U(indices[p])
+            if last_row[j] == i:
+                return True
+            last_row[j] = i
+    return False
+
+
 csr_fused_rows = _compile_csr_fused_rows(sources_digest(numerics, intrinsics, kernels))

@@ -11,7 +11,7 @@ whatever the thread count. X is used in place: never densified, never copied
 import numpy as np
 import scipy.sparse as sp
 
-from descend.engine.csr_kernels import csr_column_sums, csr_fused_rows
+from descend.engine.csr_kernels import csr_column_sums, csr_fused_rows, csr_has_duplicates
 from descend.engine.graph import SigmoidLogLoss
 from descend.engine.objective import MIN_PARALLEL_SIZE, Objective, default_threads
 from descend.exceptions import DataError, UsageError
@@ -27,8 +27,15 @@ MAX_CURVATURE_PARAMS = 4096
 
 def as_csr(X):
     """A scipy sparse matrix or array (any format) as a CSR matrix, converted
-    once (CSR input is used as it is: its arrays are not copied)."""
-    return X if sp.isspmatrix_csr(X) else sp.csr_matrix(X)
+    once. CSR input is used as it is, its arrays not copied, unless a row
+    stores a column twice: then a copy has the repeats summed (the gradient
+    would not mind, but the column moments and row curvatures square each
+    stored value, and (a + b)² is not a² + b²)."""
+    X = X if sp.isspmatrix_csr(X) else sp.csr_matrix(X)
+    if csr_has_duplicates(X.indices, X.indptr, X.shape[1]):
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 class CsrObjective(Objective):
