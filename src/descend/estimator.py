@@ -44,8 +44,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     X may be a NumPy array (or anything array-like) or a scipy sparse matrix
     or array. Sparse X is never densified: CSR is used as it is (float32 or
     float64, int32 or int64 indices, unsorted indices and explicit zeros
-    allowed), and any other sparse format (CSC, COO, LIL, …) is converted to
-    CSR once, at the start of each call: pass CSR to avoid that copy. Each
+    allowed; a row storing one column twice is summed into a copy), and any
+    other sparse format (CSC, COO, LIL, …) is converted to CSR once, at the
+    start of each call: pass CSR to avoid that copy. Each
     gradient then reads the non-zeros once (z over a row's non-zeros, dw
     scattered into their columns), and predictions use scipy's CSR product.
 
