@@ -5,8 +5,9 @@ kernel (:mod:`descend.engine.csr_kernels`): one read of the non-zeros per
 gradient. Rows go in partial blocks of about ``PARTIAL_NNZ`` non-zeros, cut
 where the non-zeros (not the threads) say; each block's dw is its own float64
 vector and the blocks are added in order, so the numbers are the same bits
-whatever the thread count. X is used in place: never densified, never copied
-(a mini-batch or a row sample is a copy of its own rows only).
+whatever the thread count. X is used in place: never densified, and not
+copied unless a row stores a column twice (see :func:`as_csr`); a mini-batch
+or a row sample is a copy of its own rows only.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -72,7 +73,8 @@ class CsrObjective(Objective):
         self.X = as_csr(X)
         self.dtype = self.X.dtype
         if self.dtype not in (np.float32, np.float64):
-            raise DataError(f"X has dtype {self.dtype}: use float32 or float64")
+            raise DataError(f"sparse X has dtype {self.dtype}; convert it with "
+                            "X.astype(np.float64) (or np.float32)")
         self.y = np.asarray(y, dtype=self.dtype)
         self.s = None if sample_weight is None else np.asarray(sample_weight, dtype=self.dtype)
         self.S = float(len(y) if self.s is None else np.sum(self.s, dtype=np.float64))
