@@ -12,11 +12,14 @@ Run with ``make bench``. Prints the machine, library versions and a table:
 * peak memory of ``fit`` ÷ size of X;
 * then the "files" section (``benchmarks/files.py``): ``descend train`` on
   Parquet and CSV files end to end, as subprocesses, against an Arrow read +
-  fit and the scikit-learn script, peak memory, ``--memory-limit``.
+  fit and the scikit-learn script, peak memory, ``--memory-limit``;
+* then the "sparse" section (``benchmarks/sparse.py``): text-like CSR of
+  1,000,000 × 100,000, the epoch ÷ scipy's ``X @ w`` and the time to gap 1e-6
+  against every scikit-learn solver that takes sparse input.
 
-``--only solvers`` or ``--only files`` runs one section. Set DESCEND_BENCH_ROWS
-(solvers) or DESCEND_BENCH_FILE_ROWS (files) to use fewer rows (for a quick
-look).
+``--only solvers``, ``--only files`` or ``--only sparse`` runs one section.
+Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS (files) or
+DESCEND_BENCH_SPARSE_ROWS (sparse) to use fewer rows (for a quick look).
 """
 import argparse
 import gc
@@ -218,16 +221,19 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files"],
-                        help="run one section: the in-process solver race, or training "
-                             "from files end to end (default: both)")
+    parser.add_argument("--only", choices=["solvers", "files", "sparse"],
+                        help="run one section: the in-process solver race, training "
+                             "from files end to end, or text-like sparse X (default: all)")
     only = parser.parse_args().only
-    if only != "files":
+    if only in (None, "solvers"):
         solvers()
-    if only != "solvers":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if only in (None, "files"):
         import files
         files.main([])
+    if only in (None, "sparse"):
+        import sparse
+        sparse.main([])
 
 
 def solvers():

@@ -114,6 +114,21 @@ def test_constant_columns_keep_the_diagonal_preconditioner_finite(params):
         np.testing.assert_allclose(theta, optimum, atol=1e-5)
 
 
+def test_constant_columns_without_penalty_keep_the_diagonal_preconditioner_finite():
+    # The diagonal scale is √(var + 4λ): with C = inf (λ = 0) a constant
+    # column's is 0 again, and only the guard keeps 1/scale finite.
+    X, y = make_problem(n=3)
+    X = np.column_stack([X[:, 0], np.full(len(X), 3.0), X[:, 1], np.zeros(len(X)), X[:, 2]])
+    model = fit_quietly(X, y, preconditioner="diagonal", C=np.inf, tol=1e-14)
+    theta = theta_of(model)
+    assert np.all(np.isfinite(theta))
+    varying = [0, 2, 4]
+    ref = SkLogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X[:, varying], y)
+    gap = (reference_loss(X, y, theta, C=np.inf)
+           - reference_loss(X[:, varying], y, np.append(ref.coef_, ref.intercept_), C=np.inf))
+    assert abs(gap) < 1e-9
+
+
 # --------------------------------------------------------------------------
 # update rules, iterate for iterate against NumPy references
 

@@ -5,6 +5,7 @@ import contextlib
 import numpy as np
 import pytest
 
+from descend.optim.precondition import transform_matrix
 from descend.optim.problem import Problem
 from descend.optim.solver import Solver
 
@@ -15,6 +16,7 @@ class RowQuadratics:
     dtype = np.dtype(np.float64)
     has_penalty = True
     fit_intercept = False
+    curvature_is_cheap = True
 
     def __init__(self, m=64, n=4, seed=0):
         rng = np.random.default_rng(seed)
@@ -41,11 +43,15 @@ class RowQuadratics:
     def bound_operator(self, max_rows):
         return lambda v: self.A @ v
 
-    def largest_row_curvature(self, transform, max_rows):
+    def largest_row_curvature(self, precond, max_rows):
+        transform = transform_matrix(precond, self.n_params)
         return float(np.linalg.eigvalsh(transform.T @ self.A @ transform).max())
 
     def column_moments(self):
         return np.zeros(self.n_params), np.ones(self.n_params)
+
+    def diagonal_scaling(self):
+        return self.column_moments()
 
     def evaluation_context(self):
         return contextlib.nullcontext()

@@ -178,3 +178,6 @@ def _compile_fused_rows(inlined_digest):
 
 
 fused_rows = _compile_fused_rows(sources_digest(numerics, intrinsics))
+
+#: The SigmoidLogLoss node on a chunk of logits (shared with the CSR kernel).
+chunk_loss_and_dz = _loss_and_dz

@@ -111,6 +111,12 @@ class FactoredCurvature:
         return self.chol.T @ theta
 
 
+def transform_matrix(precond, n_params):
+    """T of θ = T θ′ as a dense (n_params, n_params) matrix, one column per
+    unit vector: only for problems small enough to hold n² numbers."""
+    return np.column_stack([precond.from_scaled(e) for e in np.eye(n_params)])
+
+
 def make_preconditioner(kind, objective):
     """Build the preconditioner ``kind`` ("none", "diagonal", "full") for the data."""
     if kind == "none":
@@ -118,6 +124,6 @@ def make_preconditioner(kind, objective):
     if kind == "full":
         return FactoredCurvature(objective.curvature())
     if kind == "diagonal":
-        mean, scale = objective.column_moments()
+        mean, scale = objective.diagonal_scaling()
         return DiagonalScaling(mean, scale, objective.fit_intercept)
     raise ValueError(f"unknown preconditioner {kind!r}; use 'none', 'diagonal' or 'full'")

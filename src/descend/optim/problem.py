@@ -30,6 +30,9 @@ class Problem:
         one, separable data leave J without a minimum).
     fit_intercept : bool
         Whether θ's last entry is an unpenalised intercept.
+    curvature_is_cheap : bool
+        Whether :meth:`curvature` costs a few evaluations of J at most, so
+        the default solver may factor it (for few parameters) and refresh it.
     """
 
     n_params: int
@@ -37,6 +40,7 @@ class Problem:
     dtype = None
     has_penalty = True
     fit_intercept = False
+    curvature_is_cheap = True
 
     def loss_grad(self, theta, rows=None):
         """J(θ) (float) and ∇J(θ) (float64, shape (n_params,)).
@@ -56,14 +60,22 @@ class Problem:
         ``max_rows`` rows: for power iteration without an n × n matrix."""
         raise NotImplementedError
 
-    def largest_row_curvature(self, transform, max_rows):
+    def largest_row_curvature(self, precond, max_rows):
         """max over a sample of rows of the bound's curvature of one row's
-        loss in the coordinates θ = ``transform`` @ θ′ (a square matrix)."""
+        loss in the coordinates θ = T θ′ of the preconditioner ``precond``
+        (:mod:`descend.optim.precondition`; ``transform_matrix`` gives T as a
+        matrix where n² numbers are affordable)."""
         raise NotImplementedError
 
     def column_moments(self):
         """(mean, standard deviation) of each feature, for diagonal scaling."""
         raise NotImplementedError
+
+    def diagonal_scaling(self):
+        """(shift, scale) of each feature for the "diagonal" preconditioner,
+        θ = T θ′ with wⱼ = w′ⱼ/scaleⱼ and b = b′ − Σⱼ shiftⱼ w′ⱼ/scaleⱼ;
+        by default the column moments (standardisation)."""
+        return self.column_moments()
 
     def evaluation_context(self):
         """A context held while the solver runs (threads, BLAS limits)."""

@@ -94,7 +94,8 @@ class Solver:
         halved whenever the loss rises.
     preconditioner : {"auto", "none", "diagonal", "full"}
         "auto": "none" for a fixed α; otherwise "full" (the factored curvature
-        bound) up to ``MAX_FULL_PARAMS`` parameters with full batches, else
+        bound) up to ``MAX_FULL_PARAMS`` parameters with full batches when the
+        objective's curvature is cheap (``curvature_is_cheap``), else
         "diagonal" (standardisation folded into the parameters).
     max_iter : int
         Iterations (full batch) or epochs (mini-batch).
@@ -142,7 +143,8 @@ class Solver:
             return self.preconditioner
         if self.fixed_step:
             return "none"
-        if self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS:
+        if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
+                and objective.curvature_is_cheap):
             return "full"
         return "diagonal"
 
@@ -193,8 +195,9 @@ class Solver:
     def _minibatch_step(self, objective, precond, ref_step):
         """1/(L + (R − L)/b): a batch of b rows is as curved as L plus 1/b of
         the excess of its most curved row (curvature R) over the mean."""
-        T = np.column_stack([precond.from_scaled(e) for e in np.eye(objective.n_params)])
-        R = objective.largest_row_curvature(T, CURVATURE_SAMPLE_ROWS)
+        # the objective applies T itself: as a matrix it would be n², which a
+        # sparse X of many columns cannot hold
+        R = objective.largest_row_curvature(precond, CURVATURE_SAMPLE_ROWS)
         L = 1.0 / ref_step
         return 1.0 / (L + max(R - L, 0.0) / self.batch_size)
 
