@@ -7,6 +7,8 @@ step is then θ ← θ − α T Tᵀ g = θ − α P⁻¹ g with P = (T Tᵀ)⁻
 import numpy as np
 from scipy.linalg import cho_factor, solve_triangular
 
+from descend.optim.per_class import PerClass
+
 #: Above this many parameters, factoring the curvature bound (n³/3 flops and
 #: one m·n² pass) costs more than the iterations it saves.
 MAX_FULL_PARAMS = 1024
@@ -119,5 +121,8 @@ def make_preconditioner(kind, objective):
         return FactoredCurvature(objective.curvature())
     if kind == "diagonal":
         mean, scale = objective.column_moments()
-        return DiagonalScaling(mean, scale, objective.fit_intercept)
+        diagonal = DiagonalScaling(mean, scale, objective.fit_intercept)
+        # K classes (θ laid out (K, n + 1)): the same scaling on every class
+        n_classes = getattr(objective, "n_outputs", 1)
+        return PerClass(diagonal, n_classes) if n_classes > 1 else diagonal
     raise ValueError(f"unknown preconditioner {kind!r}; use 'none', 'diagonal' or 'full'")
