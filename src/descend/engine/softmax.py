@@ -43,12 +43,15 @@ def _row_formula(F):
         m = z[top]
         t = zero
         for k in range(K):
-            e = exp_nonpositive(z[k] - m)
-            dz[k] = e
-            # the top class's e^0 = 1 is left out of t (adding and taking it
-            # away again would lose a small t's digits)
-            t += zero if k == top else e
+            dz[k] = exp_nonpositive(z[k] - m)
         dz[top] = one
+        # t in a loop that only reads (one that also stores would be guarded
+        # by a run-time overlap check, whose scalar fallback adds in another
+        # order: the bits would depend on where the arrays lie). The top
+        # class's e^0 = 1 is left out of t, not added and taken away again,
+        # which would lose a small t's digits.
+        for k in range(K):
+            t += zero if k == top else dz[k]
         inv = one / (one + t)
         for k in range(K):
             dz[k] = weight * (dz[k] * inv)
