@@ -14,7 +14,10 @@ Run with ``make bench``. Prints the machine, library versions and a table:
   Parquet and CSV files end to end, as subprocesses, against an Arrow read +
   fit and the scikit-learn script, peak memory, ``--memory-limit``.
 
-``--only solvers`` or ``--only files`` runs one section. Set DESCEND_BENCH_ROWS
+* then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
+  epoch and time to the optimum against scikit-learn's multinomial solvers.
+
+``--only solvers``, ``--only files`` or ``--only multinomial`` runs one section. Set DESCEND_BENCH_ROWS
 (solvers) or DESCEND_BENCH_FILE_ROWS (files) to use fewer rows (for a quick
 look).
 """
@@ -218,16 +221,19 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files"],
-                        help="run one section: the in-process solver race, or training "
-                             "from files end to end (default: both)")
+    parser.add_argument("--only", choices=["solvers", "files", "multinomial"],
+                        help="run one section: the in-process solver race, training "
+                             "from files end to end, or K classes (default: all)")
     only = parser.parse_args().only
-    if only != "files":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if only in (None, "solvers"):
         solvers()
-    if only != "solvers":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if only in (None, "files"):
         import files
         files.main([])
+    if only in (None, "multinomial"):
+        import multinomial
+        multinomial.main()
 
 
 def solvers():
