@@ -17,9 +17,12 @@ Run with ``make bench``. Prints the machine, library versions and a table:
   1,000,000 × 100,000, the epoch ÷ scipy's ``X @ w`` and the time to gap 1e-6
   against every scikit-learn solver that takes sparse input.
 
-``--only solvers``, ``--only files`` or ``--only sparse`` runs one section.
-Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS (files) or
-DESCEND_BENCH_SPARSE_ROWS (sparse) to use fewer rows (for a quick look).
+* then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
+  epoch and time to the optimum against scikit-learn's multinomial solvers.
+
+``--only solvers``, ``--only files``, ``--only sparse`` or ``--only multinomial``
+runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
+(files) or DESCEND_BENCH_SPARSE_ROWS (sparse) to use fewer rows (for a quick look).
 """
 import argparse
 import gc
@@ -221,19 +224,23 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files", "sparse"],
+    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial"],
                         help="run one section: the in-process solver race, training "
-                             "from files end to end, or text-like sparse X (default: all)")
+                             "from files end to end, text-like sparse X, or K classes "
+                             "(default: all)")
     only = parser.parse_args().only
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if only in (None, "solvers"):
         solvers()
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if only in (None, "files"):
         import files
         files.main([])
     if only in (None, "sparse"):
         import sparse
         sparse.main([])
+    if only in (None, "multinomial"):
+        import multinomial
+        multinomial.main()
 
 
 def solvers():

@@ -177,7 +177,7 @@ TRAINING_CSV = {
     "header-only": "a,b,y\n",
     "binary-file": bytes(range(256)) * 4,
     "target-one-value": "a,b,y\n1,2,yes\n3,4,yes\n",
-    "target-three-values": "a,b,y\n1,2,x\n3,4,y\n5,6,z\n",
+    "target-identifier": "a,b,y\n" + "".join(f"{i},{i % 7},id{i}\n" for i in range(1001)),
     "target-missing": "a,b,y\n1,2,yes\n3,4,\n5,6,no\n",
     "latin1-text": LATIN1,
     "latin1-with-encoding": LATIN1,

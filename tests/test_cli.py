@@ -161,7 +161,7 @@ def test_model_file_is_json_without_pickle_and_tampering_fails(run_cli, customer
     run_cli("train", customers, "-t", "churn", "--impute", "mean", "-o", model, "-q")
     raw = model.read_bytes()
     data = json.loads(raw)
-    assert data["format"] == "descend-model" and data["format_version"] == 2
+    assert data["format"] == "descend-model" and data["format_version"] == 3
     assert data["checksum"].startswith("sha256:")
     assert b"\x80\x04" not in raw and b"\x80\x05" not in raw and b"pickle" not in raw
     tampered = tmp_path / "t.json"
@@ -176,8 +176,8 @@ def test_model_file_is_json_without_pickle_and_tampering_fails(run_cli, customer
     (None, 1, "no such file"),
     ("", 1, "empty"),
     ("a,b,churn\n", 1, "only a header"),
-    ("a,b,churn\n1,2,yes\n3,4,yes\n", 1, "exactly two values, it has 1"),
-    ("a,b,churn\n1,2,x\n3,4,y\n5,6,z\n", 1, "exactly two values, it has 3"),
+    ("a,b,churn\n1,2,yes\n3,4,yes\n", 1, "only one value ('yes')"),
+    ("a,b,churn\n" + "".join(f"{i},{i},{i}\n" for i in range(1001)), 1, "1001 distinct values"),
     ("a,b,churn\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n", 1, "mixes numbers and text"),
     (b"\x00\x01\x02PK\x03\x04binary", 1, "binary"),
 ])

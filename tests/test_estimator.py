@@ -193,7 +193,7 @@ def test_float32_stays_float32_and_matches_float64(m, n, seed):
     (np.array([[1.0, np.nan], [2.0, 3.0]]), [0, 1], "NaN"),
     (np.array([[1.0, np.inf], [2.0, 3.0]]), [0, 1], "infinity"),
     (np.array([[1.0], [2.0]]), [1, 1], "only one class"),
-    (np.array([[1.0], [2.0], [3.0]]), [0, 1, 2], "Only binary classification"),
+    (np.array([[1.0], [2.0], [3.0]]), [0.5, 1.5, 2.5], "Unknown label type"),
     (np.array([[1.0], [2.0], [3.0]]), [0, 1], "inconsistent numbers of samples"),
     (np.empty((0, 3)), [], "0 sample"),
     (np.array([["a", "b"], ["c", "d"]], dtype=object), [0, 1], "could not convert"),

@@ -19,8 +19,10 @@ from sklearn.utils.validation import (
 )
 
 from descend.engine.csr_objective import CsrObjective
+from descend.engine.multinomial import MultinomialObjective
 from descend.engine.numerics import log_sigmoid, sigmoid
 from descend.engine.objective import Objective
+from descend.engine.softmax import log_softmax, softmax
 from descend.exceptions import DataError, UsageError, warn_not_converged
 from descend.optim.rules import RULES
 from descend.optim.solver import Solver
@@ -30,16 +32,23 @@ PRECONDITIONERS = ("auto", "none", "diagonal", "full")
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression trained by gradient descent.
+    """Logistic regression (two or K classes) trained by gradient descent.
 
-    Minimises the objective shared with scikit-learn's ``LogisticRegression``
+    Minimises the objective shared with scikit-learn's ``LogisticRegression``.
+    Two classes:
 
         J(w, b) = Σᵢ sᵢ L(aᵢ, yᵢ) / Σᵢ sᵢ + ‖w‖² / (2 C Σᵢ sᵢ),
-        aᵢ = σ(wᵀxᵢ + b),  L(a, y) = −[y log a + (1 − y) log(1 − a)],
+        aᵢ = σ(wᵀxᵢ + b),  L(a, y) = −[y log a + (1 − y) log(1 − a)];
+
+    K ≥ 3 classes (multinomial, the full K × n matrix W):
+
+        J(W, b) = Σᵢ sᵢ [logsumexp(zᵢ) − z_{i,yᵢ}] / Σᵢ sᵢ + ‖W‖²_F / (2 C Σᵢ sᵢ),
+        zᵢ = W xᵢ + b,  aᵢ = softmax(zᵢ),
 
     so both reach the same optimum for the same ``C``. Each gradient is one
-    run of the lesson's computation graph (dz = a − y, dw = Xᵀdz, db = Σ dz)
-    over row blocks of X, in one pass.
+    run of the lesson's computation graph (dz = a − y, dw = Xᵀdz, db = Σ dz;
+    for K classes dZ = A − Y, dW = dZᵀX, db = Σ dZ) over row blocks of X, in
+    one pass.
 
     X may be a NumPy array (or anything array-like) or a scipy sparse matrix
     or array. Sparse X is never densified: CSR is used as it is (float32 or
@@ -94,10 +103,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
-    classes_ : ndarray of shape (2,)
-        ``classes_[1]`` is the positive class (y = 1 in the lesson).
+    coef_ : ndarray of shape (1, n_features), or (K, n_features) for K ≥ 3 classes
+    intercept_ : ndarray of shape (1,), or (K,) for K ≥ 3 classes, centred
+        (Σₖ bₖ = 0: softmax does not change when every bₖ moves together)
+    classes_ : ndarray of shape (K,)
+        Sorted labels; with two, ``classes_[1]`` is the positive class (y = 1
+        in the lesson).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names.
@@ -129,7 +140,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
         tags.input_tags.sparse = True
         return tags
 
@@ -173,13 +183,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              accept_sparse="csr", reset=reset, y_numeric=False)
         check_classification_targets(y)
         if reset if set_classes is None else set_classes:
-            self.classes_ = self._binary_classes(np.unique(y))
+            self.classes_ = self._check_classes(np.unique(y))
         y01 = self._encode(y)
         if sample_weight is not None or self.class_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
             if self.class_weight is not None:
-                per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                # "balanced" counts weighted examples, as scikit-learn does
+                per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                                 sample_weight=sample_weight)
                 sample_weight = sample_weight * per_class[y01.astype(int)].astype(X.dtype)
             largest = float(np.max(sample_weight, initial=0.0))
             if not largest < 1e150:
@@ -192,29 +204,39 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return X, y01, sample_weight
 
     @staticmethod
-    def _binary_classes(classes):
+    def _check_classes(classes):
         if len(classes) == 1:
             raise ValueError(f"y has only one class ({classes[0]!r}): logistic regression "
-                             "needs examples of both classes; add examples of the other class")
-        if len(classes) > 2:
-            raise ValueError(f"Only binary classification is supported. The type of the "
-                             f"target is multiclass: y has {len(classes)} classes "
-                             f"({', '.join(map(str, classes[:5]))}...); keep two classes "
-                             "or map the labels to two groups")
+                             "needs examples of at least two classes; add examples of "
+                             "another class")
         return classes
 
+    @property
+    def _multinomial(self):
+        """K ≥ 3 classes: the softmax model (two classes keep the sigmoid)."""
+        return len(self.classes_) > 2
+
     def _encode(self, y):
-        """Labels → {0, 1} with classes_[1] as 1; unseen labels are an error."""
+        """Labels → class indices (float 0/1 for two classes, classes_[1] as 1);
+        unseen labels are an error."""
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
             raise ValueError(f"y has labels {np.unique(y[unknown])[:5].tolist()} not in "
                              f"classes_ {self.classes_.tolist()}")
-        return (y == self.classes_[1]).astype(np.float64)
+        codes = np.searchsorted(self.classes_, y)
+        return codes.astype(np.intp) if self._multinomial else codes.astype(np.float64)
 
     # -- training -----------------------------------------------------------
     def _objective(self, X, y01, sample_weight):
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
+        if self._multinomial:
+            if sp.issparse(X):
+                raise UsageError(
+                    f"sparse X with {len(self.classes_)} classes is not supported yet (sparse "
+                    "input fits two classes); pass a dense array, or one binary model per class")
+            return MultinomialObjective(X, y01, len(self.classes_), sample_weight, l2=l2,
+                                        fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
                               n_threads=self.n_jobs)
 
@@ -232,8 +254,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X_val, y_val = eval_set
         X_val = validate_data(self, X_val, dtype=[np.float64, np.float32], order="C",
                               accept_sparse="csr", reset=False)
-        held_out = make_objective(X_val, self._encode(np.asarray(y_val)),
-                                  fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
+        held_out = self._objective(X_val, self._encode(np.asarray(y_val)), None)
+        held_out.l2 = 0.0
         return lambda theta: {"validation_loss": held_out.loss_grad(theta)[0]}
 
     def _iteration_callback(self, state):
@@ -245,23 +267,30 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self.callback(state)
 
     def _initial_theta(self, n_features):
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape[1] == n_features:
+        rows = len(self.classes_) if self._multinomial else 1
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (rows, n_features):
             return self._theta()
-        return np.zeros(n_features + int(self.fit_intercept))
+        return np.zeros(rows * (n_features + int(self.fit_intercept)))
 
     def _theta(self):
-        theta = self.coef_.ravel().astype(np.float64)
-        return np.append(theta, self.intercept_[0]) if self.fit_intercept else theta
+        """θ laid out (K, n + 1), flattened (one row for two classes)."""
+        theta = self.coef_.astype(np.float64)
+        if self.fit_intercept:
+            theta = np.column_stack([theta, self.intercept_.astype(np.float64)])
+        return theta.ravel()
 
     def _store(self, theta, state, n_features, dtype):
-        self.coef_ = np.asarray(theta[:n_features], dtype=dtype).reshape(1, -1)
-        self.intercept_ = np.array([theta[-1] if self.fit_intercept else 0.0], dtype=dtype)
+        T = np.asarray(theta, dtype=np.float64).reshape(-1, n_features + int(self.fit_intercept))
+        self.coef_ = np.asarray(T[:, :n_features], dtype=dtype)
+        b = T[:, -1] if self.fit_intercept else np.zeros(len(T))
+        # K classes: b is defined up to a constant; report it centred, as scikit-learn
+        self.intercept_ = np.asarray(b - b.mean() if self._multinomial else b, dtype=dtype)
         self.n_iter_ = state.iteration
         self.converged_ = state.converged
         self.history_ = state.history
 
     def fit(self, X, y, sample_weight=None, *, solver_state=None, eval_set=None):
-        """Fit on X of shape (m, n) and labels y of shape (m,) with two classes.
+        """Fit on X of shape (m, n) and labels y of shape (m,) with two or more classes.
 
         Parameters
         ----------
@@ -271,7 +300,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             or not) is used as it is, any other format (CSC, COO, …) is
             converted to CSR once.
         y : array-like of shape (m,)
-            Any two labels; the larger in sort order is the positive class.
+            Any labels (at least two); with two, the larger in sort order is the
+            positive class and the model is the sigmoid one; with K ≥ 3 it is
+            the multinomial (softmax) one.
         sample_weight : array-like of shape (m,), optional
             Non-negative weights sᵢ of the objective.
         solver_state : SolverState, optional
@@ -295,14 +326,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.solver_state_ = result.state
         if not result.state.converged:
             separable = result.state.separated or (
-                np.isinf(self.C) and np.all((self.decision_function(X) > 0) == (y01 == 1)))
+                np.isinf(self.C) and np.all(self.predict(X) == np.asarray(y)))
             warn_not_converged(self.max_iter, result.state.measure, self.tol, separable)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of the update rule on this batch, keeping its state.
 
-        The first call needs ``classes`` (both labels) unless y holds both.
+        The first call needs ``classes`` (every label) unless y holds them all.
         The preconditioner ("diagonal" unless set) is built from the first
         batch and kept, so later batches take steps in the same coordinates.
 
@@ -314,7 +345,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if first:
             self._check_params()
             if classes is not None:
-                self.classes_ = self._binary_classes(np.unique(classes))
+                self.classes_ = self._check_classes(np.unique(classes))
         X, y01, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=first, set_classes=first and classes is None)
         objective = self._objective(X, y01, sample_weight)
@@ -334,25 +365,36 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # -- prediction ---------------------------------------------------------
     # (sparse X: z = X w by scipy's CSR product, X is not densified)
     def decision_function(self, X):
-        """z = X w + b, shape (m,): the logit of the positive class."""
+        """z = X w + b, shape (m,): the logit of the positive class; for K ≥ 3
+        classes Z = X Wᵀ + b, shape (m, K), one logit per class."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
                           reset=False)
+        if self._multinomial:
+            return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return X @ self.coef_.ravel().astype(X.dtype) + self.intercept_.astype(X.dtype)[0]
 
     def predict_proba(self, X):
-        """[1 − a, a] with a = σ(z), shape (m, 2), columns in ``classes_`` order."""
-        a = sigmoid(self.decision_function(X))
+        """[1 − a, a] with a = σ(z), shape (m, 2); for K ≥ 3 classes
+        softmax(Z), shape (m, K). Columns in ``classes_`` order, rows sum to 1."""
+        z = self.decision_function(X)
+        if z.ndim == 2:  # K classes
+            return softmax(z)
+        a = sigmoid(z)
         return np.column_stack([1 - a, a])
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
         z = self.decision_function(X)
+        if z.ndim == 2:  # K classes
+            return log_softmax(z)
         return np.column_stack([log_sigmoid(-z), log_sigmoid(z)])
 
     def predict(self, X):
-        """The label whose probability is larger (z > 0 → ``classes_[1]``)."""
+        """The label whose probability is largest (two classes: z > 0 → ``classes_[1]``)."""
         z = self.decision_function(X)
+        if z.ndim == 2:  # K classes
+            return self.classes_[np.argmax(z, axis=1)]
         return self.classes_[(z > 0).astype(int)]
 
 

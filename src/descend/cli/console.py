@@ -65,8 +65,13 @@ def train_summary(report, model_path=None, offer_saving=True):
     lines = [f"descend: trained on {report['rows']} rows, {report['features_in']} columns → "
              f"{report['features_out']} features"]
     lines += _dropped_lines(report.get("dropped", {}))
-    lines.append(f"  positive class {printable(repr(report['positive']))} "
-                 f"(negative {printable(repr(report['negative']))})")
+    if "classes" in report:
+        shown = ", ".join(printable(repr(c)) for c in report["classes"][:10])
+        more = f", … ({len(report['classes'])} in all)" if len(report["classes"]) > 10 else ""
+        lines.append(f"  {len(report['classes'])} classes (multinomial): {shown}{more}")
+    else:
+        lines.append(f"  positive class {printable(repr(report['positive']))} "
+                     f"(negative {printable(repr(report['negative']))})")
     lines.append(f"  {report['iterations']} iterations, "
                  + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
                  + _timing_text(report))
@@ -98,6 +103,8 @@ def _timing_text(report):
 
 def evaluation_report(m, classes):
     """Metrics and the confusion matrix of ``descend evaluate``."""
+    if len(classes) > 2:
+        return multiclass_report(m, classes)
     (tn, fp), (fn, tp) = m["confusion_matrix"]
     neg, pos = (printable(c) for c in classes)
     width = max(len(neg), len(pos), 8)
@@ -113,6 +120,29 @@ def evaluation_report(m, classes):
         f"  {neg:<{width}}  {tn:>{width}}  {fp:>{width}}",
         f"  {pos:<{width}}  {fn:>{width}}  {tp:>{width}}",
     ])
+
+
+def multiclass_report(m, classes):
+    """K classes: log-loss, accuracy, per-class and averaged precision, recall
+    and F1, one-vs-rest ROC AUC, and the K × K confusion matrix."""
+    names = [printable(c) for c in classes]
+    width = max(max(map(len, names)), 12)
+    lines = [f"rows       {m['rows']}", f"log-loss   {m['log_loss']:.6f}",
+             f"accuracy   {m['accuracy']:.4f}",
+             f"ROC AUC    {m['roc_auc']:.4f}  (one-vs-rest, macro)", "",
+             f"  {'class':<{width}}  precision  recall     F1         support  ROC AUC"]
+    for name, c in zip(names, m["per_class"]):
+        lines.append(f"  {name:<{width}}  {c['precision']:<9.4f}  {c['recall']:<9.4f}  "
+                     f"{c['f1']:<9.4f}  {c['support']:<7d}  {c['roc_auc']:.4f}")
+    for avg in ("macro", "weighted"):
+        lines.append(f"  {avg + ' avg':<{width}}  {m[avg + '_precision']:<9.4f}  "
+                     f"{m[avg + '_recall']:<9.4f}  {m[avg + '_f1']:<9.4f}")
+    cell = max(width, max(len(str(v)) for row in m["confusion_matrix"] for v in row))
+    lines += ["", "confusion matrix (rows: true, columns: predicted)",
+              f"  {'':<{cell}}  " + "  ".join(f"{n:>{cell}}" for n in names)]
+    for name, row in zip(names, m["confusion_matrix"]):
+        lines.append(f"  {name:<{cell}}  " + "  ".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)
 
 
 class Progress:

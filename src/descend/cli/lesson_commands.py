@@ -37,7 +37,7 @@ def example_from_model(model_path, data_path, row, text_format=None):
                         "the true label y of the example")
     scores = model.score(frame.slice(row, 1), path=str(data_path))
     return scores.X[0], int(scores.y[0]), model.coef, model.intercept, \
-        model.preprocessor.feature_names
+        model.preprocessor.feature_names, model.classes
 
 
 def example_inline(x, y, w, b):
@@ -49,7 +49,7 @@ def example_inline(x, y, w, b):
         raise UsageError(f"--x has {len(xs)} values but --w has {len(ws)}; give one weight per feature")
     if y not in (0, 1):
         raise UsageError("--y must be 0 or 1")
-    return np.array(xs), y, np.array(ws), b, None
+    return np.array(xs), y, np.array(ws), b, None, None
 
 
 @click.command()
@@ -84,11 +84,14 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
-        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row,
-                                                   text_format_from(reading))
+        xv, yv, wv, bv, names, classes = example_from_model(model_path, data_path, row,
+                                                            text_format_from(reading))
     else:
-        xv, yv, wv, bv, names = example_inline(x, y, w, b)
+        xv, yv, wv, bv, names, classes = example_inline(x, y, w, b)
     from descend.lesson.one_step import step as lesson_step
+    if np.ndim(wv) == 2:
+        return _explain_classes(lesson_step(xv, yv, wv, bv, alpha), names, classes, show_all,
+                                as_json, graph_path)
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
         _write_graph(result, names, graph_path)
@@ -104,6 +107,23 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo("(--all shows every feature)")
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
+
+
+def _explain_classes(result, names, classes, show_all, as_json, graph_path):
+    """explain for a model of K classes: the K-class lesson table."""
+    if graph_path is not None:
+        raise UsageError("--graph draws the two-class graph; this model has "
+                         f"{len(classes)} classes: leave out --graph")
+    if as_json:
+        payload = result.to_dict()
+        payload.update(feature_names=names, classes=list(classes))
+        click.echo(json.dumps(payload, indent=1, allow_nan=False))
+        return
+    from descend.lesson.softmax_text import softmax_lesson_text
+    click.echo(softmax_lesson_text(result, [printable(n) for n in names],
+                                   [printable(c) for c in classes], None if show_all else 10))
+    if not show_all and result.dW.size > 10:
+        click.echo("(--all shows every entry of dW)")
 
 
 def _write_graph(result, names, path):

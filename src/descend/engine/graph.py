@@ -11,6 +11,7 @@ tested equal to it.
 import numpy as np
 
 from descend.engine.numerics import dloss_dlogit, loss_from_logit, sigmoid
+from descend.engine.softmax import loss_and_dlogits
 
 
 class Node:
@@ -93,6 +94,37 @@ class SigmoidLogLoss(Node):
         return a * (1 - a)
 
 
+class LinearK(Node):
+    """Z = X Wᵀ + b for K classes: X (m, n), W (K, n), b (K,) → Z (m, K)."""
+
+    inputs, output = ("x", "W", "b"), "z"
+
+    def forward(self, x, W, b):
+        return x @ W.T + b
+
+    def backward(self, dZ, values):
+        # the lesson's dW = dz xᵀ and db = dz, summed over the rows
+        return None, dZ.T @ values["x"], dZ.sum(axis=0, dtype=np.float64)
+
+
+class SoftmaxCrossEntropy(Node):
+    """L(z, y) = logsumexp(z) − z_y for K logits and a label y (a class index).
+
+    Forward by log-sum-exp (no overflow); backward the lesson's insight for
+    K classes, dZ = A − Y with A = softmax(Z) and Y one-hot. Both come from
+    the row formula of :mod:`descend.engine.softmax`, the kernel's own.
+    """
+
+    inputs, output = ("z", "y"), "L"
+
+    def forward(self, z, y):
+        return loss_and_dlogits(z, y)[0]
+
+    def backward(self, dL, values):
+        dZ = loss_and_dlogits(values["z"], values["y"])[1]
+        return np.asarray(dL)[..., None] * dZ if np.ndim(dL) else dL * dZ, None
+
+
 class WeightedMean(Node):
     """J = Σᵢ sᵢ Lᵢ / S over a block; S is the total weight of all blocks.
 
@@ -154,6 +186,11 @@ class Graph:
 def fused_graph():
     """Linear → SigmoidLogLoss → WeightedMean: the graph training runs."""
     return Graph([Linear(), SigmoidLogLoss(), WeightedMean()])
+
+
+def softmax_graph():
+    """LinearK → SoftmaxCrossEntropy → WeightedMean: the K-class graph."""
+    return Graph([LinearK(), SoftmaxCrossEntropy(), WeightedMean()])
 
 
 def unfused_graph():

@@ -11,6 +11,7 @@ import numpy as np
 
 from descend.engine.graph import fused_graph, unfused_graph
 from descend.exceptions import UsageError
+from descend.lesson.softmax_step import softmax_step
 from descend.optim.rules import make_rule
 
 
@@ -88,14 +89,17 @@ def step(x, y, w, b, alpha):
     Parameters
     ----------
     x : array-like of shape (n,)
-    y : {0, 1}
-    w : array-like of shape (n,)
-    b, alpha : float
+    y : {0, 1}, or a class index 0 ≤ y < K when w is K × n
+    w : array-like of shape (n,), or (K, n) for K classes (softmax)
+    b : float, or array-like of shape (K,) for K classes
+    alpha : float
 
     Returns
     -------
-    LessonStep
+    LessonStep, or :class:`~descend.lesson.softmax_step.SoftmaxStep` for K classes
     """
+    if np.ndim(w) == 2:
+        return _k_class_step(x, y, w, b, alpha)
     x = np.asarray(x, dtype=np.float64).ravel()
     w = np.asarray(w, dtype=np.float64).ravel()
     if x.shape != w.shape:
@@ -111,6 +115,27 @@ def step(x, y, w, b, alpha):
     # values say so, without a RuntimeWarning.
     with np.errstate(all="ignore"):
         return _step(x, y, w, b, alpha)
+
+
+def _k_class_step(x, y, W, b, alpha):
+    """The K-class lesson: W (K, n), b (K,), y a class index."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64).ravel()
+    K = W.shape[0]
+    if W.shape[1] != x.size or b.shape != (K,):
+        raise ValueError(f"x has {x.size} features, W is {W.shape[0]} × {W.shape[1]} and b "
+                         f"has {b.size} values; give W one row of {x.size} weights and b "
+                         "one value per class")
+    if isinstance(y, (bool, np.bool_)) or not isinstance(y, (numbers.Integral, np.integer)) \
+            or not 0 <= y < K:
+        raise ValueError(f"y must be a class index 0..{K - 1}, got {y!r}")
+    for name, value in (("x", x), ("w", W), ("b", b)):
+        if not np.all(np.isfinite(value)):
+            raise UsageError(f"{{{name}}} must be finite numbers; NaN and infinity have no "
+                             "lesson", **{name: None})
+    check_alpha(alpha)
+    return softmax_step(x, int(y), W, b, alpha)
 
 
 def _step(x, y, w, b, alpha):

@@ -1,4 +1,5 @@
-"""The target column's labels: the two classes, and labels as 0/1.
+"""The target column's labels: the classes, and labels as 0/1 (two classes)
+or as class indices (K ≥ 3 classes).
 
 Labels are compared as the text they are in the file ("yes", "1", "True"),
 whole columns at a time with Arrow's kernels.
@@ -36,16 +37,31 @@ def distinct_labels(text):
     return sorted(pc.unique(pc.drop_null(text)).to_pylist(), key=_sort_key)
 
 
+#: A target with more distinct values than this is not a set of classes.
+MAX_CLASSES = 1000
+
+
 def choose_classes(text, positive=None, path=""):
-    """[negative, positive] labels of a target column with exactly two values."""
+    """[negative, positive] labels of a target column with two values; the
+    sorted labels of one with K ≥ 3 (the multinomial model)."""
     text = label_text(text)
     if text.null_count:
         raise missing_labels_error(text.null_count, path)
     values = distinct_labels(text)
-    if len(values) != 2:
-        shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-        raise DataError(f"{path}: the target must have exactly two values, it has "
-                        f"{len(values)} ({shown}); pick a yes/no column or map it to two values")
+    shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+    if len(values) < 2:
+        raise DataError(f"{path}: the target has only one value ({shown}); logistic "
+                        "regression needs examples of at least two classes")
+    if len(values) > MAX_CLASSES:
+        raise DataError(f"{path}: the target has {len(values)} distinct values ({shown}), "
+                        f"more than {MAX_CLASSES} classes: it looks like a number or an "
+                        "identifier; pick a column of classes")
+    if len(values) > 2:
+        if positive is not None:
+            raise UsageError(f"{{positive}} names the positive class of a two-class target; "
+                             f"this one has {len(values)} classes ({shown}): leave it out",
+                             positive=None)
+        return values
     if positive is None:
         return values
     if str(positive) not in values:
@@ -61,7 +77,9 @@ def missing_labels_error(count, path=""):
 
 
 def encode_target(column, classes, path=""):
-    """1 where the label is the positive class, 0 for the negative; others are errors."""
+    """1 where the label is the positive class, 0 for the negative (two
+    classes); the index of each label in ``classes`` (K ≥ 3, intp); labels
+    not in ``classes`` are errors."""
     text = label_text(column)
     known = pc.is_in(text, value_set=pa.array(classes, pa.string()))
     if text.null_count or not pc.all(pc.fill_null(known, True)).as_py():
@@ -69,4 +87,7 @@ def encode_target(column, classes, path=""):
         what = f"labels {unknown[:5]}" if unknown else "missing labels"
         raise DataError(f"{path}: the target column has {what} the model does not know; "
                         f"it was trained on {classes}")
+    if len(classes) > 2:
+        codes = pc.index_in(text, value_set=pa.array(classes, pa.string()))
+        return codes.to_numpy(zero_copy_only=False).astype(np.intp)
     return pc.equal(text, classes[1]).to_numpy(zero_copy_only=False).astype(np.float64)

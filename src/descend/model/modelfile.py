@@ -10,6 +10,11 @@ match it is refused, so a flipped bit cannot load as a model that predicts
 something else ("no" read as "No", a digit of a coefficient). Version 1 files
 (no checksum) still load, unchecked; a file that has a ``checksum`` field is
 always checked, and a version 2 file without one is refused.
+
+Format version 3 adds models of K ≥ 3 classes: ``classes`` lists the K labels,
+``coef`` is K lists (one row of W per class) and ``intercept`` K numbers. A
+two-class model is written as before (a list and a number); version 1 and 2
+files, all of two classes, still load.
 """
 import hashlib
 import json
@@ -26,8 +31,8 @@ from descend.io.user_files import read_user_file
 from descend.model.table_model import TableModel
 
 FORMAT = "descend-model"
-#: 2: the file holds a checksum of its content.
-FORMAT_VERSION = 2
+#: 2: the file holds a checksum of its content; 3: K ≥ 3 classes.
+FORMAT_VERSION = 3
 #: Model files larger than this are refused before they are read (a model of
 #: millions of features is a few hundred MB less than this).
 MAX_MODEL_BYTES = 256 * 2**20
@@ -52,7 +57,8 @@ def model_to_dict(model):
         "target": model.target, "classes": list(model.classes),
         "preprocessing": model.preprocessor.to_dict(),
         "feature_names": model.preprocessor.feature_names,
-        "coef": [float(c) for c in model.coef], "intercept": float(model.intercept),
+        "coef": np.asarray(model.coef, dtype=np.float64).tolist(),
+        "intercept": np.asarray(model.intercept, dtype=np.float64).tolist(),
         "params": {k: v for k, v in model.params.items() if _is_json_scalar(v)},
         "history": model.history, "summary": model.summary,
     }
@@ -113,7 +119,7 @@ def model_from_dict(data, path=""):
         raise ModelFileError(f"{path}: unknown model format version {version}")
     _check_checksum(data, version, path)
     try:
-        model = _build(data)
+        model = _build(data, version)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the model file is damaged ({type(exc).__name__}: "
                              f"{str(exc)[:80]}); train the model again") from None
@@ -138,17 +144,34 @@ def _check_checksum(data, version, path):
                              "train the model again")
 
 
-def _build(data):
+def _coefficients(data, n_out, n_classes):
+    """(coef, intercept): a list and a number for two classes, K lists of
+    ``n_out`` and K numbers for K ≥ 3."""
+    if n_classes == 2:
+        coef = np.array(floats(data["coef"], n_out), dtype=np.float64)
+        intercept = floats([data["intercept"]], 1)[0]
+        return coef, intercept, abs(intercept)
+    rows = data["coef"]
+    if not isinstance(rows, list) or len(rows) != n_classes:
+        raise ValueError(f"coef must be {n_classes} rows, one per class")
+    coef = np.array([floats(row, n_out) for row in rows], dtype=np.float64).reshape(n_classes, -1)
+    intercept = np.array(floats(data["intercept"], n_classes), dtype=np.float64)
+    return coef, intercept, float(np.max(np.abs(intercept)))
+
+
+def _build(data, version):
     preprocessor = Preprocessor.from_dict(data["preprocessing"])
     n_out = len(preprocessor.feature_names)
-    coef = np.array(floats(data["coef"], n_out), dtype=np.float64)
-    intercept = floats([data["intercept"]], 1)[0]
-    if not sum(abs(c) for c in coef.tolist()) + abs(intercept) <= MAX_COEFFICIENT_SUM:
-        largest = max([abs(intercept), *np.abs(coef).tolist()])
-        raise ValueError(f"coefficients as large as {largest:.3g}: w·x + b would overflow")
     classes = strings(data["classes"])
-    if len(classes) != 2 or classes[0] == classes[1]:
-        raise ValueError("two distinct classes expected")
+    if len(classes) < 2 or len(set(classes)) != len(classes) or (version < 3 and len(classes) != 2):
+        raise ValueError("two distinct classes expected" if version < 3 else
+                         "at least two distinct classes expected")
+    coef, intercept, largest_b = _coefficients(data, n_out, len(classes))
+    # per class: Σ|w| + |b| bounds |w·x + b| for |x| ≤ 1
+    row_sums = np.abs(coef).reshape(len(coef) if coef.ndim == 2 else 1, -1).sum(axis=1)
+    if not float(np.max(row_sums)) + largest_b <= MAX_COEFFICIENT_SUM:
+        largest = max([largest_b, *np.abs(coef).ravel().tolist()])
+        raise ValueError(f"coefficients as large as {largest:.3g}: w·x + b would overflow")
     target = data["target"]
     if not isinstance(target, str):
         raise TypeError("target must be a column name")

@@ -24,7 +24,6 @@ from descend.data.tables import require_column
 from descend.estimator import LogisticRegression
 from descend.exceptions import DataError, DescendWarning, UsageError
 from descend.model.labels import choose_classes, encode_target, missing_labels_error
-from descend.model.metrics import classification_metrics
 from descend.model.table_model import TableModel
 
 
@@ -218,10 +217,13 @@ def fit_prepared(prepared, options, callback=None, solver_state=None):
     X, y = prepared.train
     clf = LogisticRegression(**options.estimator, callback=callback)
     clf.fit(X, y, solver_state=solver_state, eval_set=prepared.validation)
+    two = len(prepared.classes) == 2
+    # two classes: w (n,) and b; K classes: W (K, n) and b (K,)
     model = TableModel(target=options.target, classes=prepared.classes,
                        preprocessor=prepared.preprocessor,
-                       coef=clf.coef_.ravel().astype(np.float64),
-                       intercept=float(clf.intercept_[0]), params=clf.get_params(),
+                       coef=(clf.coef_.ravel() if two else clf.coef_).astype(np.float64),
+                       intercept=float(clf.intercept_[0]) if two else
+                       clf.intercept_.astype(np.float64), params=clf.get_params(),
                        history=clf.history_)
     model.params.pop("callback", None)
     return model, clf
@@ -233,14 +235,15 @@ def summarise(model, clf, prepared, seconds):
     report = {"rows": int(len(y)), "dropped_missing": sum(prepared.dropped.values()),
               "dropped": prepared.dropped,
               "features_in": len(prepared.columns), "features_out": int(X.shape[1]),
-              "positive": prepared.classes[1], "negative": prepared.classes[0],
+              **({"positive": prepared.classes[1], "negative": prepared.classes[0]}
+                 if len(prepared.classes) == 2 else {"classes": list(prepared.classes)}),
               "iterations": int(clf.n_iter_), "converged": bool(clf.converged_),
               "warnings": [str(w) for w in model.warnings],
-              "train": classification_metrics(y, model.probabilities(X)),
+              "train": model.metrics(y, model.probabilities(X)),
               "seconds": sum(seconds.values()), "timings": seconds}
     if prepared.validation is not None:
         Xv, yv = prepared.validation
-        report["validation"] = classification_metrics(yv, model.probabilities(Xv))
+        report["validation"] = model.metrics(yv, model.probabilities(Xv))
     model.summary = report
 
 

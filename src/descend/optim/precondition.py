@@ -7,6 +7,8 @@ step is then θ ← θ − α T Tᵀ g = θ − α P⁻¹ g with P = (T Tᵀ)⁻
 import numpy as np
 from scipy.linalg import cho_factor, solve_triangular
 
+from descend.optim.per_class import PerClass
+
 #: Above this many parameters, factoring the curvature bound (n³/3 flops and
 #: one m·n² pass) costs more than the iterations it saves.
 MAX_FULL_PARAMS = 1024
@@ -89,17 +91,22 @@ class FactoredCurvature:
         # Collinear or constant columns make B singular; Cholesky may still
         # "succeed" with pivots at rounding level and give enormous steps along
         # directions J does not depend on. A ridge far below any real
-        # curvature keeps those steps bounded and changes nothing else.
-        jitter = RELATIVE_RIDGE * scale
+        # curvature keeps those steps bounded and changes nothing else. It is
+        # relative to each diagonal entry, not to their mean: a feature in
+        # units a million times smaller than another's has a curvature 10¹²
+        # times smaller, which a ridge relative to the mean would swamp.
+        diagonal = np.maximum(np.diag(bound), 1e-300)
+        jitter = RELATIVE_RIDGE
         while True:
             try:
-                factor, _ = cho_factor(bound + jitter * np.eye(len(bound)), lower=True)
+                factor, _ = cho_factor(bound + np.diag(jitter * diagonal), lower=True)
                 self.chol = np.tril(factor)
                 break
             except np.linalg.LinAlgError:
                 # Exactly singular only without penalty and with collinear
                 # columns: a tiny ridge keeps the change of variables defined.
-                jitter = max(jitter * 10, 1e-12 * scale)
+                jitter *= 10
+                diagonal = np.maximum(diagonal, 1e-12 * scale)
 
     def from_scaled(self, v):
         return solve_triangular(self.chol, v, lower=True, trans="T")
@@ -125,5 +132,8 @@ def make_preconditioner(kind, objective):
         return FactoredCurvature(objective.curvature())
     if kind == "diagonal":
         mean, scale = objective.diagonal_scaling()
-        return DiagonalScaling(mean, scale, objective.fit_intercept)
+        diagonal = DiagonalScaling(mean, scale, objective.fit_intercept)
+        # K classes (θ laid out (K, n + 1)): the same scaling on every class
+        n_classes = getattr(objective, "n_outputs", 1)
+        return PerClass(diagonal, n_classes) if n_classes > 1 else diagonal
     raise ValueError(f"unknown preconditioner {kind!r}; use 'none', 'diagonal' or 'full'")

@@ -93,16 +93,63 @@ def coefficient_figure(names, coef, limit=30):
 
 
 def confusion_figure(matrix, classes):
-    """The 2×2 confusion matrix with counts written in the cells."""
+    """The K × K confusion matrix as a heat map, counts written in the cells
+    (rows: true class, columns: predicted)."""
     matrix = np.asarray(matrix)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    K = len(classes)
+    side = 3.2 + 0.45 * max(K - 2, 0)
+    fig, ax = plt.subplots(figsize=(side + 0.4, side))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
-        ax.text(j, i, str(v), ha="center", va="center",
-                color="white" if v > matrix.max() / 2 else "black", fontsize=12)
-    ax.set_xticks([0, 1], [f"pred {literal(c)}" for c in classes])
-    ax.set_yticks([0, 1], [f"true {literal(c)}" for c in classes])
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=12 if K <= 4 else 8,
+                color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xticks(range(K), [f"pred {literal(c)}" for c in classes], rotation=0 if K <= 2 else 45,
+                  ha="center" if K <= 2 else "right")
+    ax.set_yticks(range(K), [f"true {literal(c)}" for c in classes])
     ax.set_title("Confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def coefficient_matrix_figure(names, classes, W, limit=30):
+    """K classes: W (K × n) as a heat map, the ``limit`` features of largest
+    Σₖ |W[k, i]| as columns."""
+    W = np.asarray(W)
+    order = np.argsort(-np.abs(W).sum(axis=0))[:limit]
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.32 * len(order) + 2), 0.4 * len(classes) + 1.8))
+    top = float(np.max(np.abs(W[:, order]), initial=1e-12))
+    image = ax.imshow(W[:, order], cmap="RdBu", vmin=-top, vmax=top, aspect="auto")
+    ax.set_xticks(range(len(order)), [names[i] for i in order], rotation=60, ha="right",
+                  fontsize=7)
+    ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+    fig.colorbar(image, ax=ax, label="W[k, i] (standardised feature)")
+    ax.set_title("Coefficients by class" + (f" (largest {limit})" if W.shape[1] > limit else ""))
+    fig.tight_layout()
+    return fig
+
+
+def region_figure(X, y, W, b, names, classes):
+    """Two features, K classes: points coloured by class over the regions where
+    each class's zₖ = wₖ·x + bₖ is the largest (the boundaries between them)."""
+    X = np.asarray(X, dtype=float)
+    K = len(classes)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * np.where(hi > lo, hi - lo, 1.0)
+    g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 200),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], 200))
+    region = np.argmax(np.column_stack([g0.ravel(), g1.ravel()]) @ np.asarray(W).T + b, axis=1)
+    colors = plt.cm.tab10(np.arange(K) % 10)
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.contourf(g0, g1, region.reshape(g0.shape), levels=np.arange(K + 1) - 0.5,
+                colors=colors, alpha=0.18)
+    for k in range(K):
+        pts = X[y == k]
+        ax.scatter(pts[:, 0], pts[:, 1], s=14, color=colors[k], label=str(classes[k]),
+                   edgecolor="white", lw=0.4)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title("Decision regions (largest zₖ)")
+    ax.legend(fontsize=7, loc="best")
     return fig
 
 

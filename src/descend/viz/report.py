@@ -58,8 +58,12 @@ def _data_summary(table, target, classes, y):
                                     for f in ("mean", "stddev", "min", "max")), missing))
         else:
             text.append((name, *_levels(column), missing))
-    counts = f"{int((y == 0).sum())} × {html.escape(classes[0])}, {int((y == 1).sum())} × " \
-             f"{html.escape(classes[1])}"
+    if len(classes) > 2:
+        from descend.viz.report_classes import class_counts
+        counts = class_counts(classes, y)
+    else:
+        counts = f"{int((y == 0).sum())} × {html.escape(classes[0])}, " \
+                 f"{int((y == 1).sum())} × {html.escape(classes[1])}"
     return (f"<p>{table.num_rows} rows, {table.num_columns} columns; target "
             f"<b>{html.escape(target)}</b>: {counts}.</p>"
             + (_table(numeric, ["column", "mean", "std", "min", "max", "missing"])
@@ -108,12 +112,20 @@ def _boundary_html(model, table, y):
 def build_report(model_path, data_path, target, row, alpha, text_format=None):
     """The report page as one HTML string."""
     model, table = load_model_and_table(model_path, data_path, text_format)
-    X, y, proba, scores = model.score(table, target, str(data_path))
+    scored = model.score(table, target, str(data_path))
+    X, y, proba, scores = scored
     target = target or model.target
     check_row(row, table.num_rows)
+    loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
+    if model.multiclass:
+        from descend.viz.report_classes import class_sections
+        sections = [
+            f"<section><h2>Data</h2>{_data_summary(table, target, model.classes, y)}</section>",
+            *class_sections(model, table, scored, row, alpha, _svg, _table)]
+        sections.insert(2, f"<section><h2>Training loss</h2><figure>{loss}</figure></section>")
+        return _page(model_path, data_path, sections)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
-    loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
     metrics_rows = [(k, f"{scores[k]:.4f}") for k in
                     ("log_loss", "accuracy", "precision", "recall", "roc_auc")]
     sections = [
@@ -129,6 +141,11 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
         f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
     ]
+    return _page(model_path, data_path, sections)
+
+
+def _page(model_path, data_path, sections):
+    """The whole page around its sections."""
     from pathlib import Path
     title = f"descend report — {html.escape(Path(model_path).name)} on " \
             f"{html.escape(Path(data_path).name)}"
