@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
 from descend.engine.multinomial import MultinomialObjective
 from descend.engine.numerics import log_sigmoid, sigmoid
@@ -231,12 +232,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
         if self._multinomial:
-            if sp.issparse(X):
-                raise UsageError(
-                    f"sparse X with {len(self.classes_)} classes is not supported yet (sparse "
-                    "input fits two classes); pass a dense array, or one binary model per class")
-            return MultinomialObjective(X, y01, len(self.classes_), sample_weight, l2=l2,
-                                        fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
+            kind = CsrMultinomialObjective if sp.issparse(X) else MultinomialObjective
+            return kind(X, y01, len(self.classes_), sample_weight, l2=l2,
+                        fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
                               n_threads=self.n_jobs)
 
