@@ -130,3 +130,31 @@ def test_learning_rate_lesson_shows_slow_right_oscillating_and_diverging_runs():
         titles = " ".join(ax.get_title(loc="left") for ax in fig.axes)
         for run in runs:
             assert run.why.split()[0] in titles
+
+
+def test_explain_draws_the_descent_of_a_models_settings_on_its_data(run_cli, tmp_path):
+    import pandas as pd
+    X, y = make_problem(m=150, n=2, seed=3, scales=[10.0, 1.0], offsets=[40.0, 0.0])
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"age": X[:, 0], "score": X[:, 1], "bought": np.where(y, "yes", "no")}).to_csv(
+        data, index=False)
+    model = tmp_path / "m.json"
+    assert run_cli("train", data, "-t", "bought", "-o", model, "-q", "--solver", "gd",
+                   "--learning-rate", "0.5", "--max-iter", "30")[0] == 0
+    picture = tmp_path / "path.svg"
+    code, out, err = run_cli("explain", "--model", model, "--data", data, "--descent", picture)
+    assert code == 0, err
+    assert f"descent picture (30 iterations" in out and f"written to {picture}" in out
+    assert picture.read_text().lstrip().startswith("<?xml") and "direction u" in picture.read_text()
+    code, out, err = run_cli("explain", "--model", model, "--data", data, "--json",
+                             "--descent", tmp_path / "p.png")
+    assert code == 0 and "descent picture" in err and json_loads(out)["y"] in (0.0, 1.0)
+    code, _, err = run_cli("explain", "--x", "1", "--y", "1", "--w", "1", "--descent", "p.png")
+    assert code == 2 and "--model and --data" in err
+    code, _, err = run_cli("explain", "--model", model, "--data", data, "--descent", "p.gif")
+    assert code == 2 and "--descent p.gif" in err
+
+
+def json_loads(text):
+    import json
+    return json.loads(text)

@@ -66,32 +66,45 @@ def example_inline(x, y, w, b):
               "that is not a finite number is null, and non_finite names it).")
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the computation graph (.svg, .png or .dot).")
+@click.option("--descent", "descent_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the descent picture: J's contours and the solver's path over "
+              "them, the model's settings run on --data (.png, .svg or .pdf).")
 @text_format_options
 def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path,
-            **reading):
+            descent_path, **reading):
     """The lesson on one example: forward pass, derivatives, update.
 
     \b
     Examples:
       descend explain --x 1.0,2.0 --y 1 --w 0.5,-0.5 --b 0.1 --alpha 0.1
       descend explain --model churn.json --data test.csv --row 3 --graph graph.svg
+      descend explain --model churn.json --data test.csv --descent path.png
     """
     if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
         raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
+    from descend.cli.commands import check_suffix
+    check_suffix(descent_path, (".png", ".svg", ".pdf"), "--descent")
+    if descent_path is not None and not (model_path and data_path):
+        raise UsageError("--descent draws a model's run on a table: give --model and --data")
     _check_alpha_and_row(alpha, row)
     from descend.io.outputs import prepare_outputs
-    prepare_outputs({"--model": model_path, "--data": data_path}, {"--graph": graph_path})
+    prepare_outputs({"--model": model_path, "--data": data_path},
+                    {"--graph": graph_path, "--descent": descent_path})
+    text_format = text_format_from(reading)
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
-        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row,
-                                                   text_format_from(reading))
+        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row, text_format)
     else:
         xv, yv, wv, bv, names = example_inline(x, y, w, b)
     from descend.lesson.one_step import step as lesson_step
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
         _write_graph(result, names, graph_path)
+    drawn = _write_descent(model_path, data_path, descent_path, text_format) \
+        if descent_path is not None else None
+    if drawn and as_json:
+        click.echo(drawn, err=True)
     if as_json:
         payload = result.to_json()
         if names:
@@ -104,6 +117,23 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo("(--all shows every feature)")
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
+    if drawn:
+        click.echo(drawn)
+
+
+def _write_descent(model_path, data_path, path, text_format):
+    """The model's settings run afresh on the whole table, drawn over J's contours;
+    returns the line that says so."""
+    from descend.model.modelfile import load_model_and_table
+    from descend.viz.descent_picture import descent_figure, model_descent_path
+    from descend.viz.plots import save_figure
+    model, table = load_model_and_table(model_path, data_path, text_format)
+    scores = model.score(table, path=str(data_path))
+    run = model_descent_path(model, scores.X, scores.y)
+    save_figure(descent_figure(run, f"{run.title}: {len(run.losses)} iterations on "
+                               f"{printable(Path(data_path).name)}"), path)
+    return (f"descent picture ({len(run.losses)} iterations, J from {run.losses[0]:.6g} "
+            f"to {run.losses[-1]:.6g}) written to {path}")
 
 
 def _write_graph(result, names, path):

@@ -167,7 +167,7 @@ def descent_path(model_or_history, X, y, feature_names=None):
                        optimum_loss=loss(optimum) if optimum is not None else np.nan,
                        names=parameter_names(points.shape[1] - int(clf.fit_intercept),
                                              clf.fit_intercept, names),
-                       loss=loss, title=f"{clf.solver}, α = {_rate(clf)}")
+                       loss=loss, title=f"{clf.solver} updates, α = {_rate(clf)}")
 
 
 def _rate(clf):
@@ -220,7 +220,7 @@ def plane_for(path):
         return Plane(np.zeros(2), np.eye(2), tuple(path.names), "")
     centre, basis, share = plane_of(path.points)
     note = (f"{p} parameters, drawn in the plane through the last iterate of the two "
-            f"directions the iterates move most in ({share:.0%} of their movement)")
+            f"directions the iterates move most in ({share:.1%} of their movement)")
     return Plane(centre, basis, ("direction u₁", "direction u₂"), note)
 
 
@@ -242,7 +242,10 @@ def grid_of(path, plane, size=GRID):
         xy = np.vstack([xy, plane.coordinates(path.optimum)])
     xy = xy[np.all(np.isfinite(xy), axis=1)]
     lo, hi = xy.min(axis=0), xy.max(axis=0)
-    pad = 0.15 * np.maximum(hi - lo, 1e-3 * np.maximum(np.abs(hi), 1.0))
+    # Neither axis much narrower than the other, so that J's valley shows its shape.
+    span = np.maximum(hi - lo, 0.4 * np.max(hi - lo))
+    lo, hi = (lo + hi - span) / 2, (lo + hi + span) / 2
+    pad = 0.15 * np.maximum(span, 1e-3 * np.maximum(np.abs(hi), 1.0))
     U, V = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], size),
                        np.linspace(lo[1] - pad[1], hi[1] + pad[1], size))
     thetas = plane.to_theta(U, V)
@@ -322,3 +325,13 @@ def descent(model_or_history, X, y, feature_names=None, title=None):
         Right: J(θₖ) per iteration.
     """
     return descent_figure(descent_path(model_or_history, X, y, feature_names), title)
+
+
+def model_descent_path(model, X, y):
+    """The :class:`DescentPath` of a trained table model's settings on its
+    preprocessed rows X (m, n) and 0/1 labels y: the same rule, rate, C and
+    iterations, run afresh in w and b's own coordinates."""
+    from descend.estimator import LogisticRegression
+    allowed = LogisticRegression().get_params()
+    params = {k: v for k, v in model.params.items() if k in allowed and k != "callback"}
+    return descent_path(LogisticRegression(**params), X, y, model.preprocessor.feature_names)

@@ -105,6 +105,16 @@ def _boundary_html(model, table, y):
     return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
 
 
+def _descent_html(model, X, y):
+    """The model's settings run on these rows, drawn over J's contours."""
+    from descend.viz.descent_picture import descent_figure, model_descent_path
+    run = model_descent_path(model, X, y)
+    return ("<section><h2>Gradient descent on J</h2><p>The model's update rule and learning "
+            f"rate run again on these {len(y)} rows in w and b's own units: the path of the "
+            f"{len(run.losses)} iterates over J's contour lines, and J per iteration.</p>"
+            f"<figure>{_svg(descent_figure(run))}</figure></section>")
+
+
 def build_report(model_path, data_path, target, row, alpha, text_format=None):
     """The report page as one HTML string."""
     model, table = load_model_and_table(model_path, data_path, text_format)
@@ -126,6 +136,7 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         f"<section><h2>Coefficients</h2><figure>"
         f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
         _boundary_html(model, table, y),
+        _descent_html(model, X, y),
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
         f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
     ]
