@@ -129,8 +129,9 @@ def run_demo(out_dir, quiet):
     finally:
         progress.close()
     click.echo(console.train_summary(model.summary, offer_saving=False))
-    example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=0.1)
-    click.echo("\nThe lesson on training example 0, at the trained w and b (α = 0.1):")
+    from descend.lesson import DEFAULT_ALPHA
+    example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=DEFAULT_ALPHA)
+    click.echo(f"\nThe lesson on training row 0, at the trained w and b (α = {DEFAULT_ALPHA}):")
     click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))
     path = out_dir / "loss.png"
     save_figure(loss_curve(model.history, "Breast cancer: training loss"), path)

@@ -8,6 +8,7 @@ import numpy as np
 from descend.cli.console import printable
 from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, UsageError
+from descend.lesson import DEFAULT_ALPHA, DEFAULT_B
 from descend.lesson.text import lesson_text
 
 
@@ -35,9 +36,11 @@ def example_from_model(model_path, data_path, row, text_format=None):
     if model.target not in frame.column_names:
         raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
                         "the true label y of the example")
+    from descend.lesson.units import row_sources
     scores = model.score(frame.slice(row, 1), path=str(data_path))
+    sources = row_sources(model.preprocessor, frame.slice(row, 1))
     return scores.X[0], int(scores.y[0]), model.coef, model.intercept, \
-        model.preprocessor.feature_names
+        model.preprocessor.feature_names, sources
 
 
 def example_inline(x, y, w, b):
@@ -49,7 +52,7 @@ def example_inline(x, y, w, b):
         raise UsageError(f"--x has {len(xs)} values but --w has {len(ws)}; give one weight per feature")
     if y not in (0, 1):
         raise UsageError("--y must be 0 or 1")
-    return np.array(xs), y, np.array(ws), b, None
+    return np.array(xs), y, np.array(ws), b, None, None
 
 
 @click.command()
@@ -59,8 +62,9 @@ def example_inline(x, y, w, b):
 @click.option("--x", help="Inline features, comma-separated.")
 @click.option("--y", type=int, help="Inline label, 0 or 1.")
 @click.option("--w", help="Inline weights, comma-separated.")
-@click.option("--b", type=float, default=0.0, show_default=True, help="Inline bias.")
-@click.option("--alpha", type=float, default=0.1, show_default=True, help="Learning rate of the update.")
+@click.option("--b", type=float, default=DEFAULT_B, show_default=True, help="Inline bias.")
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+              help="Learning rate of the update.")
 @click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (a value "
               "that is not a finite number is null, and non_finite names it).")
@@ -94,13 +98,14 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
-        xv, yv, wv, bv, names = example_from_model(model_path, data_path, row, text_format)
+        xv, yv, wv, bv, names, sources = example_from_model(model_path, data_path, row,
+                                                            text_format)
     else:
-        xv, yv, wv, bv, names = example_inline(x, y, w, b)
+        xv, yv, wv, bv, names, sources = example_inline(x, y, w, b)
     from descend.lesson.one_step import step as lesson_step
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
-        _write_graph(result, names, graph_path)
+        _write_graph(result, names, graph_path, sources)
     drawn = _write_descent(model_path, data_path, descent_path, text_format) \
         if descent_path is not None else None
     if drawn and as_json:
@@ -112,7 +117,10 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo(json.dumps(payload, indent=1, allow_nan=False))
         return
     names = [printable(n) for n in names] if names else names  # text from the data
-    click.echo(lesson_text(result, names, top=None if show_all else 10))
+    if sources:
+        from descend.lesson.units import Source
+        sources = [Source(printable(s.short), printable(s.long)) for s in sources]
+    click.echo(lesson_text(result, names, top=None if show_all else 10, sources=sources))
     if not show_all and len(result.dw) > 10:
         click.echo("(--all shows every feature)")
     if graph_path is not None:
@@ -136,18 +144,23 @@ def _write_descent(model_path, data_path, path, text_format):
             f"to {run.losses[-1]:.6g}) written to {path}")
 
 
-def _write_graph(result, names, path):
+def _write_graph(result, names, path, sources=None):
     from descend.io.atomic import write_bytes, write_text
     from descend.viz import graphdraw
     if path.suffix.lower() == ".dot":
-        write_text(path, graphdraw.to_dot(result, names).source)
+        write_text(path, graphdraw.to_dot(result, names, sources=_short(sources)).source)
         return
     if not graphdraw.has_dot():
         click.echo(f"descend: note: {graphdraw.INSTALL_HINT}; showing it as text instead:", err=True)
         click.echo(graphdraw.to_text(result, [printable(n) for n in names] if names else names),
                    err=True)
         return
-    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names))
+    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names,
+                                       sources=_short(sources)))
+
+
+def _short(sources):
+    return [s.short for s in sources] if sources else None
 
 
 @click.command()
@@ -157,7 +170,7 @@ def _write_graph(result, names, path):
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="HTML file to write.")
 @click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
-@click.option("--alpha", type=float, default=0.1, show_default=True)
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True)
 @text_format_options
 def report(model_path, data_path, target, output, row, alpha, **reading):
     """One self-contained HTML page: data, loss, ROC, coefficients, the graph.

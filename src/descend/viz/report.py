@@ -13,6 +13,7 @@ from descend.data.columns import as_numbers
 from descend.lesson.one_step import check_row
 from descend.lesson.one_step import step as lesson_step
 from descend.lesson.text import lesson_text
+from descend.lesson.units import row_sources
 from descend.model.modelfile import load_model_and_table
 from descend.viz import graphdraw, plots
 
@@ -27,7 +28,7 @@ section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 
 figure{margin:0}figure svg,figure img{width:100%;max-width:760px;height:auto}
 table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
-.graph svg{min-width:640px}
+.graph svg{min-width:600px}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}
 """
 
@@ -82,9 +83,10 @@ def _levels(column):
     return len(counts), counts.field("values")[top].as_py(), counts.field("counts")[top].as_py()
 
 
-def _graph_html(example, names):
+def _graph_html(example, names, sources=None):
     if graphdraw.has_dot():
-        svg = graphdraw.render(example, "svg", names).decode("utf-8")
+        short = [s.short for s in sources] if sources else None
+        svg = graphdraw.render(example, "svg", names, sources=short).decode("utf-8")
         return f"<figure class=graph>{svg[svg.index('<svg'):]}</figure>"
     return (f"<p>{html.escape(graphdraw.INSTALL_HINT)}.</p>"
             f"<pre>{html.escape(graphdraw.to_text(example, names))}</pre>")
@@ -123,6 +125,7 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
     check_row(row, table.num_rows)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
+    sources = row_sources(model.preprocessor, table.slice(row, 1))
     loss = _svg(plots.loss_curve(model.history)) if model.history else "<p>No history saved.</p>"
     metrics_rows = [(k, f"{scores[k]:.4f}") for k in
                     ("log_loss", "accuracy", "precision", "recall", "roc_auc")]
@@ -137,8 +140,9 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
         _boundary_html(model, table, y),
         _descent_html(model, X, y),
-        f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
-        f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
+        f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names, sources)}"
+        f"<pre>{html.escape(lesson_text(example, names, top=10, sources=sources))}</pre>"
+        "</section>",
     ]
     from pathlib import Path
     title = f"descend report — {html.escape(Path(model_path).name)} on " \
