@@ -189,3 +189,36 @@ def report(model_path, data_path, target, output, row, alpha, **reading):
     html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading))
     write_text(output, html)
     click.echo(f"report written to {output}")
+
+
+@click.command()
+@click.argument("data_path", metavar="DATA", type=click.Path(path_type=Path))
+@click.option("--target", "-t", required=True, help="Column holding the two labels.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="HTML file to write.")
+@click.option("--positive", help="Label to treat as the positive class (y = 1).")
+@click.option("--row", type=int, default=0, show_default=True,
+              help="Row whose lesson the page shows first (from 0).")
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+              help="Learning rate of the lesson's update (training and the step button).")
+@click.option("--iterations", type=click.IntRange(min=1, max=5000), default=100,
+              show_default=True, help="Iterations of gradient descent the slider walks.")
+@text_format_options
+def lesson(data_path, target, output, positive, row, alpha, iterations, **reading):
+    """One page to step through training: slider, graph, loss, path, step button.
+
+    \b
+    Example:
+      descend lesson customers.csv --target churned -o lesson.html
+    """
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--output {output}: use a file ending in .html")
+    _check_alpha_and_row(alpha, row)
+    from descend.io.atomic import write_text
+    from descend.io.outputs import prepare_outputs
+    prepare_outputs({"DATA": data_path}, {"--output": output})
+    from descend.viz.lesson_page import lesson_page_for_table
+    page = lesson_page_for_table(data_path, target, positive, row, alpha, iterations,
+                                 text_format_from(reading))
+    write_text(output, page)
+    click.echo(f"lesson page ({iterations} iterations, α = {alpha:g}) written to {output}")

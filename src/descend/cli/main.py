@@ -164,9 +164,10 @@ def given_options(ctx):
 
 
 def _register_lesson_commands():
-    from descend.cli.lesson_commands import explain, report
+    from descend.cli.lesson_commands import explain, lesson, report
     cli.add_command(explain)
     cli.add_command(report)
+    cli.add_command(lesson)
 
 
 _register_lesson_commands()
