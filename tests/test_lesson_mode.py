@@ -275,7 +275,7 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_re
     assert code == 0, err
     page_text = page_path.read_text()
     for heading in ("Data", "Quality", "Training loss", "Coefficients", "Decision boundary",
-                    "The lesson on row 3"):
+                    "Gradient descent on J", "The lesson on row 3"):
         assert f"<h2>{heading}</h2>" in page_text
     # Nothing that would load from elsewhere (namespace URIs in SVG metadata load nothing).
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//|@import|url\(\s*[\"']?https?:",
@@ -297,6 +297,11 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_re
             assert problems == []
             wide = page.evaluate("""() => [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest("table")).map(e => e.tagName + ":" + Math.round(e.getBoundingClientRect().right))""")
             assert page.evaluate("document.documentElement.scrollWidth") <= size[0] + 1, wide
+            if name == "laptop" and shutil.which("dot"):
+                # The graph's text is readable without zooming: as tall as the page's own.
+                heights = page.evaluate("[...document.querySelectorAll('.graph svg text')]"
+                                        ".map(e => e.getBoundingClientRect().height)")
+                assert heights and min(heights) >= 12, heights
             shots[name] = page.screenshot(full_page=True)
         # Names that are markup stay text: no script element, no dialog, the title as written.
         page = browser.new_page()
