@@ -301,7 +301,7 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_re
                 # The graph's text is readable without zooming: as tall as the page's own.
                 heights = page.evaluate("[...document.querySelectorAll('.graph svg text')]"
                                         ".map(e => e.getBoundingClientRect().height)")
-                assert heights and min(heights) >= 12, heights
+                assert heights and min(heights) >= 15, heights
             shots[name] = page.screenshot(full_page=True)
         # Names that are markup stay text: no script element, no dialog, the title as written.
         page = browser.new_page()
