@@ -108,7 +108,7 @@ def test_iterates_in_preconditioned_coordinates_are_refused():
 
 
 def test_learning_rate_lesson_shows_slow_right_oscillating_and_diverging_runs():
-    fig_rates, fig_rules, rate_runs, rule_runs = descend.viz.learning_rate_lesson()
+    fig_rates, fig_rules, rate_runs, rule_runs = rates.learning_rate_lesson()
     slow, right, large, huge = (run.path.losses for run in rate_runs)
     L = rates.smoothness(*rates.lesson_problem())
     assert [run.alpha * L for run in rate_runs] == pytest.approx([0.1, 1.0, 4.0, 20.0])

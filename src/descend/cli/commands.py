@@ -129,7 +129,7 @@ def run_demo(out_dir, quiet):
     finally:
         progress.close()
     click.echo(console.train_summary(model.summary, offer_saving=False))
-    from descend.lesson import DEFAULT_ALPHA
+    from descend.lesson.defaults import DEFAULT_ALPHA
     example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=DEFAULT_ALPHA)
     click.echo(f"\nThe lesson on training row 0, at the trained w and b (α = {DEFAULT_ALPHA}):")
     click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))

@@ -8,7 +8,7 @@ import numpy as np
 from descend.cli.console import printable
 from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, UsageError
-from descend.lesson import DEFAULT_ALPHA, DEFAULT_B
+from descend.lesson.defaults import DEFAULT_ALPHA, DEFAULT_B
 from descend.lesson.text import lesson_text
 
 
@@ -133,7 +133,8 @@ def _write_descent(model_path, data_path, path, text_format):
     """The model's settings run afresh on the whole table, drawn over J's contours;
     returns the line that says so."""
     from descend.model.modelfile import load_model_and_table
-    from descend.viz.descent_picture import descent_figure, model_descent_path
+    from descend.viz.descent_picture import descent_figure
+    from descend.viz.model_descent import model_descent_path
     from descend.viz.plots import save_figure
     model, table = load_model_and_table(model_path, data_path, text_format)
     scores = model.score(table, path=str(data_path))

@@ -2,11 +2,6 @@
 walk-through of ``descend demo --lesson``."""
 __all__ = ["LessonStep", "step"]
 
-#: The lesson's defaults, one set for ``descend.step`` and the command line:
-#: the bias starts at 0 and the learning rate is 0.1.
-DEFAULT_B = 0.0
-DEFAULT_ALPHA = 0.1
-
 
 def __getattr__(name):
     # Imported on first use: the command line's help must not wait for the engine.

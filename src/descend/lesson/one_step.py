@@ -11,7 +11,7 @@ import numpy as np
 
 from descend.engine.graph import fused_graph, unfused_graph
 from descend.exceptions import UsageError
-from descend.lesson import DEFAULT_ALPHA, DEFAULT_B
+from descend.lesson.defaults import DEFAULT_ALPHA, DEFAULT_B
 from descend.optim.rules import make_rule
 
 

@@ -143,13 +143,12 @@ def descent_path(model_or_history, X, y, feature_names=None):
     :class:`PathRecorder` together with the estimator it recorded, as a pair
     ``(recorder, estimator)``.
     """
-    from descend.estimator import LogisticRegression
     recorder, clf = None, model_or_history
     if isinstance(model_or_history, tuple):
         recorder, clf = model_or_history
     elif isinstance(getattr(clf, "callback", None), PathRecorder) and clf.callback.points:
         recorder = clf.callback
-    if not isinstance(clf, LogisticRegression):
+    if not (hasattr(clf, "get_params") and hasattr(clf, "preconditioner")):
         raise UsageError("descent() draws a descend.LogisticRegression's run, or a "
                          "(PathRecorder, LogisticRegression) pair; got "
                          f"{type(model_or_history).__name__}")
@@ -325,13 +324,3 @@ def descent(model_or_history, X, y, feature_names=None, title=None):
         Right: J(θₖ) per iteration.
     """
     return descent_figure(descent_path(model_or_history, X, y, feature_names), title)
-
-
-def model_descent_path(model, X, y):
-    """The :class:`DescentPath` of a trained table model's settings on its
-    preprocessed rows X (m, n) and 0/1 labels y: the same rule, rate, C and
-    iterations, run afresh in w and b's own coordinates."""
-    from descend.estimator import LogisticRegression
-    allowed = LogisticRegression().get_params()
-    params = {k: v for k, v in model.params.items() if k in allowed and k != "callback"}
-    return descent_path(LogisticRegression(**params), X, y, model.preprocessor.feature_names)

@@ -14,12 +14,12 @@ MAX_COEFFICIENTS = 12
 
 
 def _graph(step, names=None):
-    from descend.viz import graphdraw
-    if graphdraw.has_dot():
-        svg = graphdraw.render(step, "svg", names).decode("utf-8")
+    from descend.viz.graphdraw import INSTALL_HINT, has_dot, render, to_text
+    if has_dot():
+        svg = render(step, "svg", names).decode("utf-8")
         return f"<div class='descend-graph'>{svg[svg.index('<svg'):]}</div>"
-    return (f"<p>{html.escape(graphdraw.INSTALL_HINT)}.</p>"
-            f"<pre>{html.escape(graphdraw.to_text(step, names))}</pre>")
+    return (f"<p>{html.escape(INSTALL_HINT)}.</p>"
+            f"<pre>{html.escape(to_text(step, names))}</pre>")
 
 
 def step_html(step, names=None):

@@ -109,7 +109,8 @@ def _boundary_html(model, table, y):
 
 def _descent_html(model, X, y):
     """The model's settings run on these rows, drawn over J's contours."""
-    from descend.viz.descent_picture import descent_figure, model_descent_path
+    from descend.viz.descent_picture import descent_figure
+    from descend.viz.model_descent import model_descent_path
     run = model_descent_path(model, X, y)
     return ("<section><h2>Gradient descent on J</h2><p>The model's update rule and learning "
             f"rate run again on these {len(y)} rows in w and b's own units: the path of the "
