@@ -76,3 +76,23 @@ def test_readme_shows_the_pictures_it_says_how_to_draw():
     for name in ("lesson-descent.png", "lesson-rates.png", "lesson-rules.png"):
         assert f"](docs/{name})" in readme
         assert (root / "docs" / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+def test_lesson_page_command_refuses_bad_usage_in_one_line(run_cli, churn, tmp_path):
+    data = churn[0]
+    code, _, err = run_cli("lesson", data, "-t", "churned", "-o", tmp_path / "page.txt")
+    assert code == 2 and "--output" in err and ".html" in err
+    code, _, err = run_cli("lesson", data, "-t", "churned", "-o", tmp_path / "p.html", "--row", 500)
+    assert code == 2 and "--row 500 is outside" in err and "Traceback" not in err
+    code, _, err = run_cli("lesson", data, "-t", "churned", "-o", tmp_path / "p.html",
+                           "--alpha", "-1")
+    assert code == 2 and "--alpha" in err
+    code, _, err = run_cli("lesson", data, "-t", "nope", "-o", tmp_path / "p.html")
+    assert code == 2 and "no target column 'nope'" in err and err.count("\n") == 1
+    assert not (tmp_path / "p.html").exists()
+    code, out, err = run_cli("lesson", data, "-t", "churned", "-o", tmp_path / "p.html",
+                             "--iterations", 5)
+    assert code == 0, err
+    assert "lesson page (5 iterations, α = 0.1)" in out
+    page = (tmp_path / "p.html").read_text()
+    assert "<script type=application/json id=lesson-data>" in page and "id=boundary-plot" not in page
