@@ -102,6 +102,9 @@ def test_iterates_in_preconditioned_coordinates_are_refused():
     clf, recorder = _fit_recorded(X, y, max_iter=20)  # auto: a preconditioned solver
     with pytest.raises(descend.UsageError, match="preconditioner='none'"):
         dp.descent_path((recorder, clf), X, y)
+    # Given the estimator alone, its run is made again in w and b's own units.
+    path = dp.descent_path(clf, X, y)
+    assert len(path.losses) == len(path.points) - 1 and path.losses[0] == recorder.losses[0]
     with pytest.raises(descend.UsageError, match="two parameters"):
         descend.viz.descent(descend.LogisticRegression(fit_intercept=False, solver="gd",
                                                        learning_rate=0.5), X, y)

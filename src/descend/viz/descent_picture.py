@@ -139,14 +139,16 @@ def descent_path(model_or_history, X, y, feature_names=None):
 
     ``model_or_history`` is a :class:`~descend.LogisticRegression` (fitted
     with a :class:`PathRecorder` as its callback, whose run is drawn as it
-    was; otherwise a copy is refitted with one, see :func:`record_run`) or a
+    was, unless its solver worked in preconditioned coordinates; otherwise a
+    copy is refitted with one, see :func:`record_run`) or a
     :class:`PathRecorder` together with the estimator it recorded, as a pair
-    ``(recorder, estimator)``.
+    ``(recorder, estimator)``, which must have run in w and b's own units.
     """
     recorder, clf = None, model_or_history
     if isinstance(model_or_history, tuple):
         recorder, clf = model_or_history
-    elif isinstance(getattr(clf, "callback", None), PathRecorder) and clf.callback.points:
+    elif isinstance(getattr(clf, "callback", None), PathRecorder) and clf.callback.points \
+            and _in_user_coordinates(clf):
         recorder = clf.callback
     if not (hasattr(clf, "get_params") and hasattr(clf, "preconditioner")):
         raise UsageError("descent() draws a descend.LogisticRegression's run, or a "
@@ -173,10 +175,15 @@ def _rate(clf):
     return clf.learning_rate if clf.learning_rate == "auto" else f"{clf.learning_rate:.3g}"
 
 
+def _in_user_coordinates(clf):
+    """Whether the solver's iterates are [w, b] themselves (no change of variables)."""
+    return clf.preconditioner == "none" or (clf.preconditioner == "auto"
+                                            and clf.learning_rate != "auto")
+
+
 def _check_user_coordinates(clf, recorder):
     """The iterates must be [w, b] themselves, not preconditioned coordinates."""
-    if clf.preconditioner not in ("none",) and not (
-            clf.preconditioner == "auto" and clf.learning_rate != "auto"):
+    if not _in_user_coordinates(clf):
         raise UsageError("the recorded iterates are in preconditioned coordinates; fit with "
                          "preconditioner='none' to record the path in w and b")
 
