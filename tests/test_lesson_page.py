@@ -182,3 +182,13 @@ def test_the_pages_step_is_descend_step_from_any_w_and_b(browser_page, scale):
             finite = np.isfinite(v)
             assert np.array_equal(finite, np.isfinite(g)), field
             assert np.all(np.abs(g[finite] - v[finite]) <= 1e-12 * np.maximum(1, np.abs(v[finite]))), field
+
+
+def test_the_page_fits_a_phone(lesson, browser_page):
+    phone = browser_page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(lesson[0].as_uri())
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 391
+    heights = phone.evaluate("[...document.querySelectorAll('.lesson-graph text')]"
+                             ".map(e => e.getBoundingClientRect().height)")
+    assert min(heights) >= 11, heights  # the graph scrolls sideways rather than shrink
+    phone.close()

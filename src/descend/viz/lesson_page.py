@@ -169,7 +169,7 @@ PAGE_CSS = CSS + """
 .controls{position:sticky;top:0;z-index:2;display:flex;flex-wrap:wrap;gap:10px;align-items:center}
 .controls input[type=range]{flex:1 1 240px}button{font-size:1em;padding:4px 12px}
 .numbers th{text-align:left;font-weight:normal}.numbers td{font-family:ui-monospace,monospace}
-.lesson-graph{max-width:100%;height:auto}
+.lesson-graph{min-width:620px;height:auto}
 """
 
 
