@@ -96,3 +96,25 @@ def test_lesson_page_command_refuses_bad_usage_in_one_line(run_cli, churn, tmp_p
     assert "lesson page (5 iterations, α = 0.1)" in out
     page = (tmp_path / "p.html").read_text()
     assert "<script type=application/json id=lesson-data>" in page and "id=boundary-plot" not in page
+
+
+def test_the_all_hint_is_true_where_it_is_printed(run_cli, tmp_path):
+    code, out, _ = run_cli("demo", "-q", "--out-dir", tmp_path / "demo")
+    assert code == 0 and "largest 5 of 30 |dw|; --all lists every one" in out
+    code, out, _ = run_cli("demo", "-q", "--all", "--out-dir", tmp_path / "demo")
+    assert code == 0 and out.count("·(a − y)") == 30 and "largest" not in out
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.standard_normal((80, 12)), columns=[f"c{i}" for i in range(12)])
+    frame["t"] = (frame.c0 + rng.standard_normal(80) > 0).astype(int)
+    data, model = tmp_path / "wide.csv", tmp_path / "wide.json"
+    frame.to_csv(data, index=False)
+    assert run_cli("train", data, "-t", "t", "-o", model, "-q")[0] == 0
+    for flags, rows, hint in (([], 10, True), (["--all"], 12, False)):
+        code, _, err = run_cli("report", model, data, "-o", tmp_path / "r.html", *flags)
+        assert code == 0, err
+        page = html.unescape((tmp_path / "r.html").read_text())
+        lesson = page[page.index("Backward pass"):page.index("Update (α")]
+        assert lesson.count("·(a − y)") == rows
+        assert ("--all lists every one" in lesson) == hint
+        code, out, _ = run_cli("explain", "--model", model, "--data", data, *flags)
+        assert out.count("·(a − y)") == rows and ("--all lists every one" in out) == hint

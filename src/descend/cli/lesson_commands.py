@@ -121,8 +121,6 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         from descend.lesson.units import Source
         sources = [Source(printable(s.short), printable(s.long)) for s in sources]
     click.echo(lesson_text(result, names, top=None if show_all else 10, sources=sources))
-    if not show_all and len(result.dw) > 10:
-        click.echo("(--all shows every feature)")
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
     if drawn:
@@ -172,8 +170,10 @@ def _short(sources):
               help="HTML file to write.")
 @click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
 @click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Every feature in the lesson's table, "
+              "not the largest 10 |dw|.")
 @text_format_options
-def report(model_path, data_path, target, output, row, alpha, **reading):
+def report(model_path, data_path, target, output, row, alpha, show_all, **reading):
     """One self-contained HTML page: data, loss, ROC, coefficients, the graph.
 
     \b
@@ -187,7 +187,8 @@ def report(model_path, data_path, target, output, row, alpha, **reading):
     from descend.io.outputs import prepare_outputs
     prepare_outputs({"MODEL": model_path, "DATA": data_path}, {"--output": output})
     from descend.viz.report import build_report
-    html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading))
+    html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading),
+                        top=None if show_all else 10)
     write_text(output, html)
     click.echo(f"report written to {output}")
 

@@ -65,7 +65,8 @@ def lesson_text(step, names=None, top=None, sources=None):
         f"  a = σ(z) = 1 / (1 + e^(−z)) = {_num(step.a)}",
         f"  L(a, y) = −[y log a + (1 − y) log(1 − a)] with y = {y:g}: {_num(step.loss)}",
         "",
-        "Backward pass" + (f" (largest {len(order)} of {n} |dw|)" if len(order) < n else ""),
+        "Backward pass" + (f" (largest {len(order)} of {n} |dw|; --all lists every one)"
+                           if len(order) < n else ""),
     ]
     width = max(len("Variable"), *(len(r[0]) for r in rows))
     lines.append(f"  {'Variable':<{width}} | {'Derivative formula':<20} | {'Value':>12} | Code variable")

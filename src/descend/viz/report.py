@@ -118,7 +118,7 @@ def _descent_html(model, X, y):
             f"<figure>{_svg(descent_figure(run))}</figure></section>")
 
 
-def build_report(model_path, data_path, target, row, alpha, text_format=None):
+def build_report(model_path, data_path, target, row, alpha, text_format=None, top=10):
     """The report page as one HTML string."""
     model, table = load_model_and_table(model_path, data_path, text_format)
     X, y, proba, scores = model.score(table, target, str(data_path))
@@ -142,7 +142,7 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         _boundary_html(model, table, y),
         _descent_html(model, X, y),
         f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names, sources)}"
-        f"<pre>{html.escape(lesson_text(example, names, top=10, sources=sources))}</pre>"
+        f"<pre>{html.escape(lesson_text(example, names, top=top, sources=sources))}</pre>"
         "</section>",
     ]
     from pathlib import Path
