@@ -231,7 +231,11 @@ def lesson_page_for_table(data_path, target, positive, row, alpha, iterations, t
         "C": np.inf})
     recorder = PathRecorder()
     model, clf, X, y = train_table(table, options, callback=recorder, path=str(data_path))
-    check_row(row, min(len(y), MAX_ROWS))
+    check_row(row, len(y))
+    if row >= MAX_ROWS:
+        from descend.exceptions import UsageError
+        raise UsageError(f"{{row}} {row}: the page carries the first {MAX_ROWS} rows of the "
+                         f"table; choose a row below {MAX_ROWS}", row=None)
     names = model.preprocessor.feature_names
     run = descent_path((recorder, clf), X, y, names)
     same_rows = len(y) == table.num_rows
