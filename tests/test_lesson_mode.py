@@ -154,11 +154,19 @@ def test_explain_bad_usage(run_cli):
 def test_lesson_walkthrough(run_cli, tmp_path):
     code, out, _ = run_cli("demo", "--lesson", "--out-dir", tmp_path)
     assert code == 0
-    assert "One cycle on example 1" in out and "Backward pass" in out
+    # Rows count from 0, as --row does; one step is a step.
+    assert "One cycle on row 0: x = (1.929, -1.289), y = 0" in out and "Backward pass" in out
+    assert "after   1 step : loss" in out and "after   5 steps: loss" in out
     losses = [float(line.split("loss")[1].split()[0]) for line in out.splitlines()
-              if "steps: loss" in line]
+              if "after" in line and ": loss" in line]
     assert len(losses) == 4 and all(a > b for a, b in zip(losses, losses[1:]))
-    assert (tmp_path / "lesson-boundary.png").read_bytes().startswith(b"\x89PNG")
+    # The learning-rate lesson: four step sizes and four rules, one sentence each.
+    for name in ("too small: α = 0.1/L", "about right: α = 1/L", "too large: α = 4/L",
+                 "far too large: α = 20/L", "gd: α", "momentum: α", "nesterov: α", "adam: α = 0.1"):
+        assert f"  {name}" in out, name
+    assert out.count("diverged") == 1 and "overshoots the valley" in out
+    for name in ("boundary", "descent", "rates", "rules"):
+        assert (tmp_path / f"lesson-{name}.png").read_bytes().startswith(b"\x89PNG"), name
 
 
 def _chromium():
@@ -267,7 +275,7 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_re
     assert code == 0, err
     page_text = page_path.read_text()
     for heading in ("Data", "Quality", "Training loss", "Coefficients", "Decision boundary",
-                    "The lesson on row 3"):
+                    "Gradient descent on J", "The lesson on row 3"):
         assert f"<h2>{heading}</h2>" in page_text
     # Nothing that would load from elsewhere (namespace URIs in SVG metadata load nothing).
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//|@import|url\(\s*[\"']?https?:",
@@ -289,6 +297,11 @@ def test_html_report_in_headless_chromium(run_cli, two_feature_model, hostile_re
             assert problems == []
             wide = page.evaluate("""() => [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest("table")).map(e => e.tagName + ":" + Math.round(e.getBoundingClientRect().right))""")
             assert page.evaluate("document.documentElement.scrollWidth") <= size[0] + 1, wide
+            if name == "laptop" and shutil.which("dot"):
+                # The graph's text is readable without zooming: as tall as the page's own.
+                heights = page.evaluate("[...document.querySelectorAll('.graph svg text')]"
+                                        ".map(e => e.getBoundingClientRect().height)")
+                assert heights and min(heights) >= 15, heights
             shots[name] = page.screenshot(full_page=True)
         # Names that are markup stay text: no script element, no dialog, the title as written.
         page = browser.new_page()

@@ -360,6 +360,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._store(result.theta, state, X.shape[1], X.dtype)
         return self
 
+    # -- notebooks ----------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        """In Jupyter, fitted: the loss curve and coefficients (descend.viz.notebook)."""
+        from descend.viz.notebook import estimator_bundle
+        return estimator_bundle(self, super()._repr_mimebundle_(**kwargs))
+
+    def _repr_html_(self):
+        return self._repr_mimebundle_().get("text/html")
+
     # -- prediction ---------------------------------------------------------
     # (sparse X: z = X w by scipy's CSR product, X is not densified)
     def decision_function(self, X):

@@ -113,7 +113,7 @@ def breast_cancer_frame():
     return frame.drop(columns="target")
 
 
-def run_demo(out_dir, quiet):
+def run_demo(out_dir, quiet, show_all=False):
     from descend.lesson.one_step import step
     from descend.viz.plots import loss_curve, save_figure
     prepare_outputs({}, {}, folders=[out_dir])
@@ -129,9 +129,11 @@ def run_demo(out_dir, quiet):
     finally:
         progress.close()
     click.echo(console.train_summary(model.summary, offer_saving=False))
-    example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=0.1)
-    click.echo("\nThe lesson on training example 0, at the trained w and b (α = 0.1):")
-    click.echo(lesson_text(example, model.preprocessor.feature_names, top=5))
+    from descend.lesson.defaults import DEFAULT_ALPHA
+    example = step(X[0], int(y[0]), model.coef, model.intercept, alpha=DEFAULT_ALPHA)
+    click.echo(f"\nThe lesson on training row 0, at the trained w and b (α = {DEFAULT_ALPHA}):")
+    click.echo(lesson_text(example, model.preprocessor.feature_names,
+                           top=None if show_all else 5))
     path = out_dir / "loss.png"
     save_figure(loss_curve(model.history, "Breast cancer: training loss"), path)
     click.echo(f"\nloss curve written to {path}")

@@ -8,6 +8,7 @@ import numpy as np
 from descend.cli.console import printable
 from descend.cli.reading import text_format_from, text_format_options
 from descend.exceptions import DataError, UsageError
+from descend.lesson.defaults import DEFAULT_ALPHA, DEFAULT_B
 from descend.lesson.text import lesson_text
 
 
@@ -35,9 +36,11 @@ def example_from_model(model_path, data_path, row, text_format=None):
     if model.target not in frame.column_names:
         raise DataError(f"{data_path}: no target column {model.target!r}; the lesson needs "
                         "the true label y of the example")
+    from descend.lesson.units import row_sources
     scores = model.score(frame.slice(row, 1), path=str(data_path))
+    sources = row_sources(model.preprocessor, frame.slice(row, 1))
     return scores.X[0], int(scores.y[0]), model.coef, model.intercept, \
-        model.preprocessor.feature_names, model.classes
+        model.preprocessor.feature_names, model.classes, sources
 
 
 def example_inline(x, y, w, b):
@@ -49,7 +52,7 @@ def example_inline(x, y, w, b):
         raise UsageError(f"--x has {len(xs)} values but --w has {len(ws)}; give one weight per feature")
     if y not in (0, 1):
         raise UsageError("--y must be 0 or 1")
-    return np.array(xs), y, np.array(ws), b, None, None
+    return np.array(xs), y, np.array(ws), b, None, None, None
 
 
 @click.command()
@@ -59,42 +62,60 @@ def example_inline(x, y, w, b):
 @click.option("--x", help="Inline features, comma-separated.")
 @click.option("--y", type=int, help="Inline label, 0 or 1.")
 @click.option("--w", help="Inline weights, comma-separated.")
-@click.option("--b", type=float, default=0.0, show_default=True, help="Inline bias.")
-@click.option("--alpha", type=float, default=0.1, show_default=True, help="Learning rate of the update.")
+@click.option("--b", type=float, default=DEFAULT_B, show_default=True, help="Inline bias.")
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+              help="Learning rate of the update.")
 @click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (a value "
               "that is not a finite number is null, and non_finite names it).")
 @click.option("--graph", "graph_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the computation graph (.svg, .png or .dot).")
+@click.option("--descent", "descent_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the descent picture: J's contours and the solver's path over "
+              "them, the model's settings run on --data (.png, .svg or .pdf).")
 @text_format_options
 def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path,
-            **reading):
+            descent_path, **reading):
     """The lesson on one example: forward pass, derivatives, update.
 
     \b
     Examples:
       descend explain --x 1.0,2.0 --y 1 --w 0.5,-0.5 --b 0.1 --alpha 0.1
       descend explain --model churn.json --data test.csv --row 3 --graph graph.svg
+      descend explain --model churn.json --data test.csv --descent path.png
     """
     if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
         raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
+    from descend.cli.commands import check_suffix
+    check_suffix(descent_path, (".png", ".svg", ".pdf"), "--descent")
+    if descent_path is not None and not (model_path and data_path):
+        raise UsageError("--descent draws a model's run on a table: give --model and --data")
     _check_alpha_and_row(alpha, row)
     from descend.io.outputs import prepare_outputs
-    prepare_outputs({"--model": model_path, "--data": data_path}, {"--graph": graph_path})
+    prepare_outputs({"--model": model_path, "--data": data_path},
+                    {"--graph": graph_path, "--descent": descent_path})
+    text_format = text_format_from(reading)
     if model_path or data_path:
         if not (model_path and data_path):
             raise UsageError("--model and --data go together (with --row)")
-        xv, yv, wv, bv, names, classes = example_from_model(model_path, data_path, row,
-                                                            text_format_from(reading))
+        xv, yv, wv, bv, names, classes, sources = example_from_model(
+            model_path, data_path, row, text_format)
     else:
-        xv, yv, wv, bv, names, classes = example_inline(x, y, w, b)
+        xv, yv, wv, bv, names, classes, sources = example_inline(x, y, w, b)
     from descend.lesson.one_step import step as lesson_step
     if np.ndim(wv) == 2:
+        if descent_path is not None:
+            raise UsageError("--descent draws the two-class picture; this model has "
+                             f"{len(classes)} classes: leave out --descent")
         return _explain_classes(lesson_step(xv, yv, wv, bv, alpha), names, classes, show_all,
                                 as_json, graph_path)
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
-        _write_graph(result, names, graph_path)
+        _write_graph(result, names, graph_path, sources)
+    drawn = _write_descent(model_path, data_path, descent_path, text_format) \
+        if descent_path is not None else None
+    if drawn and as_json:
+        click.echo(drawn, err=True)
     if as_json:
         payload = result.to_json()
         if names:
@@ -102,11 +123,14 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo(json.dumps(payload, indent=1, allow_nan=False))
         return
     names = [printable(n) for n in names] if names else names  # text from the data
-    click.echo(lesson_text(result, names, top=None if show_all else 10))
-    if not show_all and len(result.dw) > 10:
-        click.echo("(--all shows every feature)")
+    if sources:
+        from descend.lesson.units import Source
+        sources = [Source(printable(s.short), printable(s.long)) for s in sources]
+    click.echo(lesson_text(result, names, top=None if show_all else 10, sources=sources))
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
+    if drawn:
+        click.echo(drawn)
 
 
 def _explain_classes(result, names, classes, show_all, as_json, graph_path):
@@ -126,18 +150,39 @@ def _explain_classes(result, names, classes, show_all, as_json, graph_path):
         click.echo("(--all shows every entry of dW)")
 
 
-def _write_graph(result, names, path):
+def _write_descent(model_path, data_path, path, text_format):
+    """The model's settings run afresh on the whole table, drawn over J's contours;
+    returns the line that says so."""
+    from descend.model.modelfile import load_model_and_table
+    from descend.viz.descent_picture import descent_figure
+    from descend.viz.model_descent import model_descent_path
+    from descend.viz.plots import save_figure
+    model, table = load_model_and_table(model_path, data_path, text_format)
+    scores = model.score(table, path=str(data_path))
+    run = model_descent_path(model, scores.X, scores.y)
+    save_figure(descent_figure(run, f"{run.title}: {len(run.losses)} iterations on "
+                               f"{printable(Path(data_path).name)}"), path)
+    return (f"descent picture ({len(run.losses)} iterations, J from {run.losses[0]:.6g} "
+            f"to {run.losses[-1]:.6g}) written to {path}")
+
+
+def _write_graph(result, names, path, sources=None):
     from descend.io.atomic import write_bytes, write_text
     from descend.viz import graphdraw
     if path.suffix.lower() == ".dot":
-        write_text(path, graphdraw.to_dot(result, names).source)
+        write_text(path, graphdraw.to_dot(result, names, sources=_short(sources)).source)
         return
     if not graphdraw.has_dot():
         click.echo(f"descend: note: {graphdraw.INSTALL_HINT}; showing it as text instead:", err=True)
         click.echo(graphdraw.to_text(result, [printable(n) for n in names] if names else names),
                    err=True)
         return
-    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names))
+    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names,
+                                       sources=_short(sources)))
+
+
+def _short(sources):
+    return [s.short for s in sources] if sources else None
 
 
 @click.command()
@@ -147,9 +192,11 @@ def _write_graph(result, names, path):
 @click.option("--output", "-o", type=click.Path(readable=False, dir_okay=False, path_type=Path), required=True,
               help="HTML file to write.")
 @click.option("--row", type=int, default=0, show_default=True, help="Example shown step by step.")
-@click.option("--alpha", type=float, default=0.1, show_default=True)
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Every feature in the lesson's table, "
+              "not the largest 10 |dw|.")
 @text_format_options
-def report(model_path, data_path, target, output, row, alpha, **reading):
+def report(model_path, data_path, target, output, row, alpha, show_all, **reading):
     """One self-contained HTML page: data, loss, ROC, coefficients, the graph.
 
     \b
@@ -163,6 +210,40 @@ def report(model_path, data_path, target, output, row, alpha, **reading):
     from descend.io.outputs import prepare_outputs
     prepare_outputs({"MODEL": model_path, "DATA": data_path}, {"--output": output})
     from descend.viz.report import build_report
-    html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading))
+    html = build_report(model_path, data_path, target, row, alpha, text_format_from(reading),
+                        top=None if show_all else 10)
     write_text(output, html)
     click.echo(f"report written to {output}")
+
+
+@click.command()
+@click.argument("data_path", metavar="DATA", type=click.Path(path_type=Path))
+@click.option("--target", "-t", required=True, help="Column holding the two labels.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="HTML file to write.")
+@click.option("--positive", help="Label to treat as the positive class (y = 1).")
+@click.option("--row", type=int, default=0, show_default=True,
+              help="Row whose lesson the page shows first (from 0).")
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+              help="Learning rate of the lesson's update (training and the step button).")
+@click.option("--iterations", type=click.IntRange(min=1, max=5000), default=100,
+              show_default=True, help="Iterations of gradient descent the slider walks.")
+@text_format_options
+def lesson(data_path, target, output, positive, row, alpha, iterations, **reading):
+    """One page to step through training: slider, graph, loss, path, step button.
+
+    \b
+    Example:
+      descend lesson customers.csv --target churned -o lesson.html
+    """
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--output {output}: use a file ending in .html")
+    _check_alpha_and_row(alpha, row)
+    from descend.io.atomic import write_text
+    from descend.io.outputs import prepare_outputs
+    prepare_outputs({"DATA": data_path}, {"--output": output})
+    from descend.viz.lesson_page import lesson_page_for_table
+    page = lesson_page_for_table(data_path, target, positive, row, alpha, iterations,
+                                 text_format_from(reading))
+    write_text(output, page)
+    click.echo(f"lesson page ({iterations} iterations, α = {alpha:g}) written to {output}")

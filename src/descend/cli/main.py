@@ -143,7 +143,9 @@ def evaluate(model, data, target, plot_path, **reading):
               default=Path("descend-demo"), show_default=True, help="Where the plots go.")
 @click.option("--lesson", is_flag=True, help="The lesson's two-feature walk-through instead.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def demo(out_dir, lesson, quiet):
+@click.option("--all", "show_all", is_flag=True, help="Every feature in the lesson's table, "
+              "not the largest 5 |dw|.")
+def demo(out_dir, lesson, quiet, show_all):
     """Train on scikit-learn's breast-cancer data and show every number.
 
     \b
@@ -152,7 +154,10 @@ def demo(out_dir, lesson, quiet):
       descend demo --lesson      # two features, the lesson step by step
     """
     from descend.cli.commands import run_demo, run_lesson_demo
-    (run_lesson_demo if lesson else run_demo)(out_dir, quiet)
+    if lesson:
+        run_lesson_demo(out_dir, quiet)
+    else:
+        run_demo(out_dir, quiet, show_all)
 
 
 def given_options(ctx):
@@ -164,9 +169,10 @@ def given_options(ctx):
 
 
 def _register_lesson_commands():
-    from descend.cli.lesson_commands import explain, report
+    from descend.cli.lesson_commands import explain, lesson, report
     cli.add_command(explain)
     cli.add_command(report)
+    cli.add_command(lesson)
 
 
 _register_lesson_commands()

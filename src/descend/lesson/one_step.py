@@ -11,6 +11,7 @@ import numpy as np
 
 from descend.engine.graph import fused_graph, unfused_graph
 from descend.exceptions import UsageError
+from descend.lesson.defaults import DEFAULT_ALPHA, DEFAULT_B
 from descend.lesson.softmax_step import softmax_step
 from descend.optim.rules import make_rule
 
@@ -36,12 +37,33 @@ def check_row(row, n_rows=None):
 class LessonStep:
     """Forward values, derivatives and the update for one example.
 
-    Fields are named like the lesson's code variables: ``z = wᵀx + b``,
-    ``a = σ(z)``, ``loss = L(a, y)``, ``da = −y/a + (1 − y)/(1 − a)``,
-    ``dz = a − y``, ``dw[i] = x[i]·dz`` (shape (n,)), ``db = dz``, and
-    ``w_new = w − α·dw``, ``b_new = b − α·db``. ``dz_chain`` is dz as the
-    unfused chain computes it (da·a(1 − a)), equal to ``dz`` unless a rounds
-    to 0 or 1.
+    ``print(step)`` prints the lesson's table (forward pass, derivatives,
+    update); in a notebook the step shows itself as the graph and the table.
+
+    Attributes
+    ----------
+    x, w : ndarray of shape (n,)
+        The example's features and the weights.
+    y : float
+        The label, 0 or 1.
+    b, alpha : float
+        The bias and the learning rate α.
+    z, a, loss : float
+        ``z = wᵀx + b``, ``a = σ(z)``, ``loss = L(a, y) = −[y log a + (1 − y) log(1 − a)]``.
+    da : float
+        ``−y/a + (1 − y)/(1 − a)``: ∂L/∂a (infinite when a rounds to 0 or 1).
+    dz : float
+        ``a − y``: ∂L/∂z as the fused graph computes it (finite for every z).
+    dz_chain : float
+        ∂L/∂z by the chain rule through a, ``da·a(1 − a)``, as the unfused
+        graph computes it: equal to ``dz`` up to rounding, except where a
+        rounds to 0 or 1 and da is infinite (why the library fuses σ and L).
+    dw : ndarray of shape (n,)
+        ``x·dz``.
+    db : float
+        ``dz``.
+    w_new, b_new
+        ``w − α·dw`` (shape (n,)) and ``b − α·db``: the update.
     """
 
     x: np.ndarray
@@ -59,6 +81,14 @@ class LessonStep:
     db: float
     w_new: np.ndarray
     b_new: float
+
+    def __str__(self):
+        from descend.lesson.text import lesson_text
+        return lesson_text(self)
+
+    def _repr_html_(self):
+        from descend.viz.notebook import step_html
+        return step_html(self)
 
     def to_dict(self):
         """Plain floats and lists (non-finite values as float inf and nan)."""
@@ -83,7 +113,7 @@ class LessonStep:
         return data
 
 
-def step(x, y, w, b, alpha):
+def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA):
     """Run forward, backward and one gradient-descent update on one example.
 
     Parameters
@@ -91,8 +121,10 @@ def step(x, y, w, b, alpha):
     x : array-like of shape (n,)
     y : {0, 1}, or a class index 0 ≤ y < K when w is K × n
     w : array-like of shape (n,), or (K, n) for K classes (softmax)
-    b : float, or array-like of shape (K,) for K classes
-    alpha : float
+    b : float, or array-like of shape (K,) for K classes, default 0.0
+    alpha : float, default 0.1
+        The learning rate α of ``w ← w − α·dw``, ``b ← b − α·db``. The
+        defaults are the command line's (``descend explain``).
 
     Returns
     -------
@@ -123,6 +155,8 @@ def _k_class_step(x, y, W, b, alpha):
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64).ravel()
     K = W.shape[0]
+    if b.size == 1:  # one b for every class (the default b = 0 included)
+        b = np.full(K, b[0])
     if W.shape[1] != x.size or b.shape != (K,):
         raise ValueError(f"x has {x.size} features, W is {W.shape[0]} × {W.shape[1]} and b "
                          f"has {b.size} values; give W one row of {x.size} weights and b "

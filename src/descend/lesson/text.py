@@ -30,8 +30,26 @@ def lesson_rows(step, names=None, top=None):
     return rows, order
 
 
-def lesson_text(step, names=None, top=None):
-    """The lesson's three parts for one example: forward, backward table, update."""
+def inputs_text(step, names, sources, order):
+    """Each shown xᵢ as the graph uses it, beside the file's value (see
+    :mod:`descend.lesson.units`)."""
+    from descend.lesson.units import STANDARDISATION
+    labels = [f"x{i + 1}" + (f" ({names[i]})" if names and names[i] != f"x{i + 1}" else "")
+              for i in order]
+    width = max(map(len, labels))
+    values = [_num(step.x[i]) for i in order]
+    vwidth = max(map(len, values))
+    lines = ["Inputs", f"  {STANDARDISATION}"]
+    for label, value, i in zip(labels, values, order):
+        lines.append(f"  {label:<{width}} = {value:>{vwidth}}   {sources[i].long}")
+    return lines + [""]
+
+
+def lesson_text(step, names=None, top=None, sources=None):
+    """The lesson's three parts for one example: forward, backward table, update.
+
+    ``sources`` (one :class:`~descend.lesson.units.Source` per feature) adds
+    the inputs in the file's units first."""
     n = len(step.x)
     rows, order = lesson_rows(step, names, top)
     shown = order if len(order) < n else range(n)
@@ -39,14 +57,16 @@ def lesson_text(step, names=None, top=None):
     values = " + ".join(_term(step.w[i], step.x[i]) for i in list(shown)[:4])
     more = f" + … ({n - 4} more terms)" if n > 4 else ""
     y = step.y
-    lines = [
+    lines = inputs_text(step, names, sources, order) if sources else []
+    lines += [
         "Forward pass",
         f"  z = {terms}{more} + b",
         f"    = {values}{more} + ({_num(step.b)}) = {_num(step.z)}",
         f"  a = σ(z) = 1 / (1 + e^(−z)) = {_num(step.a)}",
         f"  L(a, y) = −[y log a + (1 − y) log(1 − a)] with y = {y:g}: {_num(step.loss)}",
         "",
-        "Backward pass" + (f" (largest {len(order)} of {n} |dw|)" if len(order) < n else ""),
+        "Backward pass" + (f" (largest {len(order)} of {n} |dw|; --all lists every one)"
+                           if len(order) < n else ""),
     ]
     width = max(len("Variable"), *(len(r[0]) for r in rows))
     lines.append(f"  {'Variable':<{width}} | {'Derivative formula':<20} | {'Value':>12} | Code variable")

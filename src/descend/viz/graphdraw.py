@@ -31,31 +31,38 @@ def drawn_features(step, limit=MAX_FEATURES_DRAWN):
     return sorted(sorted(range(n), key=lambda i: -abs(step.dw[i]))[:limit])
 
 
-def to_dot(step, names=None, limit=MAX_FEATURES_DRAWN):
-    """A :class:`graphviz.Digraph` of the example's graph."""
+def to_dot(step, names=None, limit=MAX_FEATURES_DRAWN, sources=None):
+    """A :class:`graphviz.Digraph` of the example's graph.
+
+    Each feature is one node of two compartments, the input xᵢ and its weight
+    wᵢ (both lead into z), so the picture stays narrow enough to be read at
+    the width of a page. ``sources`` (one short text per feature, or None)
+    says what the file holds where xᵢ is a standardised number or a one-hot
+    indicator ("file 13").
+    """
     import graphviz
     n = len(step.x)
     names = names or [f"x{i + 1}" for i in range(n)]
-    g = graphviz.Digraph("lesson", graph_attr={"rankdir": "LR", "bgcolor": "white"},
-                         node_attr={"shape": "record", "fontname": "Helvetica", "fontsize": "11"})
+    g = graphviz.Digraph("lesson", graph_attr={"rankdir": "LR", "bgcolor": "white",
+                                               "nodesep": "0.12", "ranksep": "0.35"},
+                         node_attr={"shape": "record", "fontname": "Helvetica", "fontsize": "14",
+                                    "style": "filled", "fillcolor": "#fff4e5"})
     shown = drawn_features(step, limit)
     for i in shown:
-        g.node(f"x{i}", f"{{ {_record_text(_input_name(i, names))} | value {_n(step.x[i])} }}",
-               style="filled", fillcolor="#eef5ff")
-        g.node(f"w{i}", f"{{ w{i + 1} | value {_n(step.w[i])} | grad dw{i + 1} = {_n(step.dw[i])} }}",
-               style="filled", fillcolor="#fff4e5")
-        g.edge(f"x{i}", "z")
-        g.edge(f"w{i}", "z")
+        source = f"\\n{_record_text(sources[i])}" if sources and sources[i] else ""
+        g.node(f"f{i}", f"{{ {_record_text(_input_name(i, names))}\\nvalue {_n(step.x[i])}"
+               f"{source} | w{i + 1}\\nvalue {_n(step.w[i])}\\ngrad dw{i + 1} = {_n(step.dw[i])} }}")
+        g.edge(f"f{i}", "z")
     if len(shown) < n:
-        g.node("more", f"… {n - len(shown)} more features", shape="plaintext")
+        g.node("more", f"… {n - len(shown)} more features", shape="plaintext",
+               fillcolor="white")
         g.edge("more", "z", style="dashed")
-    g.node("b", f"{{ b | value {_n(step.b)} | grad db = {_n(step.db)} }}",
-           style="filled", fillcolor="#fff4e5")
-    g.node("z", f"{{ z = wᵀx + b | value {_n(step.z)} | grad dz = {_n(step.dz)} }}")
-    g.node("a", f"{{ a = σ(z) | value {_n(step.a)} | grad da = {_n(step.da)} }}")
-    g.node("y", f"{{ y | value {step.y:g} }}", style="filled", fillcolor="#eef5ff")
-    g.node("L", f"{{ L(a, y) | value {_n(step.loss)} | grad dL = 1 }}",
-           style="filled", fillcolor="#e8f7e8")
+    g.node("b", f"b | value {_n(step.b)} | grad db = {_n(step.db)}")
+    g.node("z", f"z = wᵀx + b | value {_n(step.z)} | grad dz = {_n(step.dz)}", fillcolor="white")
+    g.node("a", f"a = σ(z) | value {_n(step.a)} | grad da = {_n(step.da)}", fillcolor="white")
+    g.node("y", f"y | value {step.y:g}", fillcolor="#eef5ff")
+    g.node("L", f"L(a, y) | value {_n(step.loss)} | grad dL = 1",
+           fillcolor="#e8f7e8")
     g.edge("b", "z")
     g.edge("z", "a")
     g.edge("a", "L")
@@ -72,9 +79,28 @@ INSTALL_HINT = ("Graphviz's 'dot' is not installed; install it (Debian/Ubuntu: "
                 "apt-get install graphviz; macOS: brew install graphviz) to draw the graph")
 
 
-def render(step, fmt="svg", names=None):
-    """The picture as bytes (svg or png). Requires ``dot`` (see :func:`has_dot`)."""
-    return to_dot(step, names).pipe(format=fmt)
+def render(step, fmt="svg", names=None, sources=None):
+    """The picture as bytes (svg or png). Requires ``dot`` (see :func:`has_dot`).
+
+    An SVG scales to the width of the page that shows it (``width="100%"``,
+    its drawn size kept as ``max-width``), so the text is as large as the
+    page allows, never cut off."""
+    data = to_dot(step, names, sources=sources).pipe(format=fmt)
+    return scalable_svg(data) if fmt == "svg" else data
+
+
+def scalable_svg(data):
+    """Graphviz's SVG with its fixed width and height replaced by 100% of its
+    container, at most its drawn width (the viewBox keeps the proportions)."""
+    import re
+    text = data.decode("utf-8")
+    match = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text)
+    if match is None:
+        return data
+    width = float(match.group(1))
+    text = text[:match.start()] + (f'<svg width="100%" style="max-width:{width * 4 / 3:.0f}px;'
+                                   'height:auto"') + text[match.end():]
+    return text.encode("utf-8")
 
 
 def to_text(step, names=None, limit=MAX_FEATURES_DRAWN):

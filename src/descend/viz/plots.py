@@ -1,14 +1,17 @@
 """Matplotlib figures: loss curve, ROC curve, coefficients, decision boundary.
 
 Every function returns a Figure; :func:`save_figure` writes it atomically.
-The Agg backend draws without a display.
+The Agg backend draws without a display; in Jupyter (whose kernel names the
+inline backend in ``MPLBACKEND``) figures show in the notebook instead.
 """
 import io
+import os
 
 import matplotlib
 import matplotlib.ticker
 
-matplotlib.use("Agg")
+if "inline" not in os.environ.get("MPLBACKEND", ""):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402

@@ -13,6 +13,7 @@ from descend.data.columns import as_numbers
 from descend.lesson.one_step import check_row
 from descend.lesson.one_step import step as lesson_step
 from descend.lesson.text import lesson_text
+from descend.lesson.units import row_sources
 from descend.model.modelfile import load_model_and_table
 from descend.viz import graphdraw, plots
 
@@ -27,7 +28,7 @@ section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:10px 
 figure{margin:0}figure svg,figure img{width:100%;max-width:760px;height:auto}
 table{border-collapse:collapse;font-size:.9em;overflow-x:auto;display:block;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f3f3f3}
-.graph svg{min-width:640px}
+.graph svg{min-width:600px}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:.85em}
 """
 
@@ -86,9 +87,10 @@ def _levels(column):
     return len(counts), counts.field("values")[top].as_py(), counts.field("counts")[top].as_py()
 
 
-def _graph_html(example, names):
+def _graph_html(example, names, sources=None):
     if graphdraw.has_dot():
-        svg = graphdraw.render(example, "svg", names).decode("utf-8")
+        short = [s.short for s in sources] if sources else None
+        svg = graphdraw.render(example, "svg", names, sources=short).decode("utf-8")
         return f"<figure class=graph>{svg[svg.index('<svg'):]}</figure>"
     return (f"<p>{html.escape(graphdraw.INSTALL_HINT)}.</p>"
             f"<pre>{html.escape(graphdraw.to_text(example, names))}</pre>")
@@ -109,7 +111,18 @@ def _boundary_html(model, table, y):
     return f"<section><h2>Decision boundary</h2><figure>{_svg(fig)}</figure></section>"
 
 
-def build_report(model_path, data_path, target, row, alpha, text_format=None):
+def _descent_html(model, X, y):
+    """The model's settings run on these rows, drawn over J's contours."""
+    from descend.viz.descent_picture import descent_figure
+    from descend.viz.model_descent import model_descent_path
+    run = model_descent_path(model, X, y)
+    return ("<section><h2>Gradient descent on J</h2><p>The model's update rule and learning "
+            f"rate run again on these {len(y)} rows in w and b's own units: the path of the "
+            f"{len(run.losses)} iterates over J's contour lines, and J per iteration.</p>"
+            f"<figure>{_svg(descent_figure(run))}</figure></section>")
+
+
+def build_report(model_path, data_path, target, row, alpha, text_format=None, top=10):
     """The report page as one HTML string."""
     model, table = load_model_and_table(model_path, data_path, text_format)
     scored = model.score(table, target, str(data_path))
@@ -126,6 +139,7 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         return _page(model_path, data_path, sections)
     names = model.preprocessor.feature_names
     example = lesson_step(X[row], int(y[row]), model.coef, model.intercept, alpha)
+    sources = row_sources(model.preprocessor, table.slice(row, 1))
     metrics_rows = [(k, f"{scores[k]:.4f}") for k in
                     ("log_loss", "accuracy", "precision", "recall", "roc_auc")]
     sections = [
@@ -138,8 +152,10 @@ def build_report(model_path, data_path, target, row, alpha, text_format=None):
         f"<section><h2>Coefficients</h2><figure>"
         f"{_svg(plots.coefficient_figure(names, model.coef))}</figure></section>",
         _boundary_html(model, table, y),
-        f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names)}"
-        f"<pre>{html.escape(lesson_text(example, names, top=10))}</pre></section>",
+        _descent_html(model, X, y),
+        f"<section><h2>The lesson on row {row}</h2>{_graph_html(example, names, sources)}"
+        f"<pre>{html.escape(lesson_text(example, names, top=top, sources=sources))}</pre>"
+        "</section>",
     ]
     return _page(model_path, data_path, sections)
 
