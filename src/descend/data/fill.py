@@ -10,23 +10,13 @@ first write to new memory (the page faults of a fresh X) is much of the cost,
 and it overlaps on two cores. Each row is written from its own inputs only,
 so the result does not depend on the threads.
 """
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numba
 import numpy as np
 
+from descend.engine.threads import default_threads, pool
+
 #: Below this many rows a second thread costs more than it saves.
 MIN_THREAD_ROWS = 4096
-
-_POOL = None
-
-
-def _pool(n_threads):
-    global _POOL
-    if _POOL is None or _POOL._max_workers < n_threads:
-        _POOL = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="descend-fill")
-    return _POOL
 
 
 @numba.njit(nogil=True, cache=True)
@@ -74,14 +64,14 @@ def fill_block(values, mean, scale, fill, codes, offsets, positions, out):
         infinite values; rows holding either must not be used.
     """
     k = len(positions)
-    n_threads = max(1, min(_threads(), k // MIN_THREAD_ROWS))
+    n_threads = max(1, min(default_threads(), k // MIN_THREAD_ROWS))
     edges = np.linspace(0, k, n_threads + 1).astype(np.int64)
     counts = np.zeros((n_threads, 2, values.shape[0]), dtype=np.int64)
     args = (values, mean, scale, fill, codes, offsets, positions, out)
     if n_threads == 1:
         _fill(*args, 0, k, counts[0])
     else:
-        futures = [_pool(n_threads).submit(_fill, *args, edges[t], edges[t + 1], counts[t])
+        futures = [pool(n_threads).submit(_fill, *args, edges[t], edges[t + 1], counts[t])
                    for t in range(n_threads)]
         for future in futures:
             future.result()
@@ -89,9 +79,3 @@ def fill_block(values, mean, scale, fill, codes, offsets, positions, out):
     counts[0][~np.isnan(fill)] = 0  # filled gaps are not missing
     return counts
 
-
-def _threads():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1

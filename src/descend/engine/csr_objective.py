@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 from descend.engine.csr_kernels import csr_column_sums, csr_fused_rows, csr_has_duplicates
 from descend.engine.graph import SigmoidLogLoss
-from descend.engine.objective import MIN_PARALLEL_SIZE, Objective, default_threads
+from descend.engine.objective import MIN_PARALLEL_SIZE, Objective
+from descend.engine.threads import default_threads
 from descend.exceptions import DataError, UsageError
 from descend.optim.precondition import transform_matrix
 

@@ -7,14 +7,12 @@ X is walked in row blocks small enough to stay in cache, so each block is read
 from memory once and serves both z = X_b w and X_bᵀ dz; threads take
 contiguous row ranges, each BLAS call runs on one core.
 """
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from descend.engine.graph import SigmoidLogLoss, fused_graph
 from descend.engine.kernels import fused_rows
+from descend.engine.threads import default_threads, pool
 from descend.exceptions import DataError
 from descend.optim.precondition import transform_matrix
 from descend.optim.problem import Problem
@@ -28,20 +26,6 @@ BLOCK_BYTES = 1 << 20
 PARTIAL_BLOCKS = 16
 #: Below this many elements of X a second thread costs more than it saves.
 MIN_PARALLEL_SIZE = 1 << 17
-
-_POOL = None
-
-
-def _pool(n_threads):
-    global _POOL
-    if _POOL is None or _POOL._max_workers < n_threads:
-        _POOL = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="descend")
-    return _POOL
-
-
-def default_threads():
-    """Cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def raise_magnitude_error(X):
@@ -319,7 +303,7 @@ class Objective(Problem):
         if self.n_threads == 1:
             return [fn(lo, hi) for lo, hi in blocks]
         runs = np.array_split(np.arange(len(blocks)), self.n_threads)
-        futures = [_pool(self.n_threads).submit(lambda run: [fn(*blocks[k]) for k in run], run)
+        futures = [pool(self.n_threads).submit(lambda run: [fn(*blocks[k]) for k in run], run)
                    for run in runs]
         return [part for future in futures for part in future.result()]
 
