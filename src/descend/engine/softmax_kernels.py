@@ -102,6 +102,25 @@ def _chunk_loss_and_dz(Z, y, s, start, rows, dZ, losses, zrow, dzrow, one):
             dZ[k, r] = dzrow[k]
 
 
+@numba.njit(inline="always", **_JIT)
+def _chunk_backward(X, dZ, start, rows, partial, grad, hi, split, one):
+    """db += Σ_r dZ[:, r] and dW += dZ_cᵀ X_c for one chunk, into grad (K, n + 1)."""
+    K, n = partial.shape
+    for k in range(K):  # sums in loops that only read: the same bits wherever arrays lie
+        chunk_db = 0.0 * one
+        for r in range(rows):
+            chunk_db += dZ[k, r]
+        grad[k, n] += chunk_db
+    for k in range(0, K - 1, 2):
+        _backward_pair(X, dZ, k, start, rows, partial, hi if k == 0 else 0, split)
+    if K % 2:
+        _backward(X, dZ[K - 1], start, rows, partial[K - 1], 0, split)
+    for k in range(K):
+        for j in range(n):
+            grad[k, j] += partial[k, j]
+            partial[k, j] = 0
+
+
 def _compile_softmax_rows(inlined_digest):
     """Compile the kernel; ``inlined_digest`` (of the modules whose code it
     inlines) is a closure constant so that Numba's cache key sees it."""
@@ -151,19 +170,7 @@ def _compile_softmax_rows(inlined_digest):
             for r in range(rows):
                 chunk_loss += losses[r]
             loss += chunk_loss
-            for k in range(K):
-                chunk_db = 0.0 * one
-                for r in range(rows):
-                    chunk_db += dZ[k, r]
-                grad[k, n] += chunk_db
-            for k in range(0, K - 1, 2):
-                _backward_pair(X, dZ, k, start, rows, partial, hi if k == 0 else 0, split)
-            if K % 2:
-                _backward(X, dZ[K - 1], start, rows, partial[K - 1], 0, split)
-            for k in range(K):
-                for j in range(n):
-                    grad[k, j] += partial[k, j]
-                    partial[k, j] = 0
+            _chunk_backward(X, dZ, start, rows, partial, grad, hi, split, one)
         return loss
     return softmax_rows
 
