@@ -97,6 +97,14 @@ def test_evaluate_prints_scikit_learns_k_class_metrics(penguins, trained):
     assert [list(map(int, row.split()[1:])) for row in rows] == confusion.tolist()
 
 
+def test_evaluate_plot_draws_the_confusion_heat_map(penguins, trained, tmp_path):
+    plot = tmp_path / "confusion.png"
+    code, out, err = descend_cli("evaluate", trained[0], penguins[0], "--plot", plot)
+    assert code == 0, err
+    assert f"confusion matrix written to {plot}" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_draws_the_confusion_heat_map(penguins, trained, tmp_path):
     path, _ = penguins
     page = tmp_path / "report.html"

@@ -97,11 +97,15 @@ def run_evaluate(model_path, data, target, plot_path, text_format=None):
                          text_format=text_format)
     scores = model.score_rows(StreamRows(source), target, str(data))
     if plot_path:
-        from descend.viz.plots import roc_figure, save_figure
-        save_figure(roc_figure(scores.y, scores.proba, scores.metrics["roc_auc"]), plot_path)
+        from descend.viz.plots import confusion_figure, roc_figure, save_figure
+        # K classes: the confusion heat map (one ROC curve per class would crowd it)
+        figure = confusion_figure(scores.metrics["confusion_matrix"], model.classes) \
+            if model.multiclass else roc_figure(scores.y, scores.proba, scores.metrics["roc_auc"])
+        save_figure(figure, plot_path)
     click.echo(console.evaluation_report(scores.metrics, model.classes))
     if plot_path:
-        click.echo(f"ROC curve written to {plot_path}")
+        what = "confusion matrix" if model.multiclass else "ROC curve"
+        click.echo(f"{what} written to {plot_path}")
 
 
 def breast_cancer_frame():

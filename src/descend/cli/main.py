@@ -125,7 +125,7 @@ def predict(model, data, output, **reading):
 @click.argument("data", type=click.Path(readable=False, path_type=Path))
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
 @click.option("--plot", "plot_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
-              help="Draw the ROC curve (.png/.svg).")
+              help="Draw the ROC curve (.png/.svg); for K classes the confusion heat map.")
 @text_format_options
 def evaluate(model, data, target, plot_path, **reading):
     """Log-loss, accuracy, precision, recall, ROC AUC and confusion matrix.
