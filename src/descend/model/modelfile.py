@@ -168,7 +168,8 @@ def _build(data, version):
                          "at least two distinct classes expected")
     coef, intercept, largest_b = _coefficients(data, n_out, len(classes))
     # per class: Σ|w| + |b| bounds |w·x + b| for |x| ≤ 1
-    row_sums = np.abs(coef).reshape(len(coef) if coef.ndim == 2 else 1, -1).sum(axis=1)
+    with np.errstate(over="ignore"):  # an infinite sum is refused just below
+        row_sums = np.abs(coef).reshape(len(coef) if coef.ndim == 2 else 1, -1).sum(axis=1)
     if not float(np.max(row_sums)) + largest_b <= MAX_COEFFICIENT_SUM:
         largest = max([largest_b, *np.abs(coef).ravel().tolist()])
         raise ValueError(f"coefficients as large as {largest:.3g}: w·x + b would overflow")
