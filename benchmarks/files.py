@@ -64,8 +64,7 @@ MISSING = 0.01
 GiB, MiB = 2**30, 2**20
 POLL_S = 0.02
 
-# Targets. The memory targets and the 1e-6 on coefficients are the ones set
-# for this section; the others are this benchmark's own choices (see README).
+# Targets: the data-path issue's (see benchmarks/README.md).
 RATIO_A_MAX = 1.5        # descend train ÷ (Arrow read + fit)
 RATIO_B_MAX = 0.3        # descend train ÷ the faster scikit-learn script (the target)
 RSS_FACTOR, RSS_EXTRA = 1.3, 400 * MiB   # peak RSS ≤ 1.3 × X (float64) + 400 MB
