@@ -138,15 +138,20 @@ def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA):
         raise ValueError(f"x has {x.size} features but w has {w.size}; give one weight per feature")
     if y not in (0, 1):
         raise ValueError(f"y must be 0 or 1, got {y!r}")
-    for name, value in (("x", x), ("w", w), ("b", b)):
-        if not np.all(np.isfinite(value)):
-            raise UsageError(f"{{{name}}} must be finite numbers; NaN and infinity have no "
-                             "lesson", **{name: None})
+    _check_finite(x, w, b)
     check_alpha(alpha)
     # Overflow is part of the lesson (da is infinite when a rounds to 1): the
     # values say so, without a RuntimeWarning.
     with np.errstate(all="ignore"):
         return _step(x, y, w, b, alpha)
+
+
+def _check_finite(x, w, b):
+    """x, w and b must be finite: NaN and infinity have no lesson."""
+    for name, value in (("x", x), ("w", w), ("b", b)):
+        if not np.all(np.isfinite(value)):
+            raise UsageError(f"{{{name}}} must be finite numbers; NaN and infinity have no "
+                             "lesson", **{name: None})
 
 
 def _k_class_step(x, y, W, b, alpha):
@@ -164,10 +169,7 @@ def _k_class_step(x, y, W, b, alpha):
     if isinstance(y, (bool, np.bool_)) or not isinstance(y, (numbers.Integral, np.integer)) \
             or not 0 <= y < K:
         raise ValueError(f"y must be a class index 0..{K - 1}, got {y!r}")
-    for name, value in (("x", x), ("w", W), ("b", b)):
-        if not np.all(np.isfinite(value)):
-            raise UsageError(f"{{{name}}} must be finite numbers; NaN and infinity have no "
-                             "lesson", **{name: None})
+    _check_finite(x, W, b)
     check_alpha(alpha)
     return softmax_step(x, int(y), W, b, alpha)
 

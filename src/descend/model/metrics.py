@@ -84,8 +84,9 @@ def multiclass_metrics(y, proba, classes):
            len(present) > 1 else float("nan") for k in labels]
     return {
         "rows": int(len(y)),
-        # −mean log a_y, a_y clipped at 1e-15 as the binary log-loss is
-        "log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)))),
+        # −mean log a_y, a_y clipped as the binary log-loss is
+        "log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y],
+                                                  PROBABILITY_CLIP, 1.0)))),
         "accuracy": float(np.trace(confusion) / len(y)),
         "per_class": [{"class": str(c), "precision": float(p[k]), "recall": float(r[k]),
                        "f1": float(f[k]), "support": int(support[k]), "roc_auc": auc[k]}
