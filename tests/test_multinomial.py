@@ -85,11 +85,15 @@ def test_k_class_step_refuses_bad_labels_and_shapes():
 
 # -- the row formula --------------------------------------------------------
 
+@pytest.mark.parametrize("K", [3, 5, 10, 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_row_formula_matches_logsumexp_and_softmax(dtype):
-    rng = np.random.default_rng(0)
-    Z = (rng.standard_normal((500, 5)) * rng.choice([1, 10, 100], (500, 1))).astype(dtype)
-    y = rng.integers(0, 5, 500)
+def test_row_formula_matches_logsumexp_and_softmax(dtype, K):
+    rng = np.random.default_rng(K)
+    # scales 0.1 and 1 put t = Σ_{k≠top} e^(zₖ − m) across (1, K − 1], where
+    # log1p works on 1 + t halved into (1, 2]
+    scale = rng.choice([0.1, 1, 10, 100], (500, 1))
+    Z = (rng.standard_normal((500, K)) * scale).astype(dtype)
+    y = rng.integers(0, K, 500)
     L, dZ = loss_and_dlogits(Z, y)
     assert L.dtype == dtype and dZ.dtype == dtype
     want_L, want_dZ = _exact_loss_and_dlogits(Z, y)

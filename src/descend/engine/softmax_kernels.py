@@ -4,8 +4,9 @@ For each chunk of rows X_c (in the first-level cache) the kernel runs the
 graph of :func:`descend.engine.graph.softmax_graph` forward and backward:
 Z_c = X_c Wᵀ + b (two classes and four rows at a time, so each load of X
 serves eight dot products; an odd class last through the binary kernel's
-forward loop, :mod:`descend.engine.kernels`), then per row L(z, y) and
-dz = s·(a − onehot(y)) from the row formula of :mod:`descend.engine.softmax`,
+forward loop, :mod:`descend.engine.kernels`), then L(z, y) and
+dz = s·(a − onehot(y)) for the chunk's rows at once (vector instructions
+across rows) from the block formula of :mod:`descend.engine.softmax`,
 then dW += dZ_cᵀ X_c (two classes at a time likewise) while the chunk is
 still hot. The chunk's
 sums are taken in a fixed order and added to float64 totals, so the result
@@ -26,7 +27,7 @@ from descend.engine.kernels import (
     _forward,
     _prefetch_row_part,
 )
-from descend.engine.softmax import row_loss_and_dlogits
+from descend.engine.softmax import columns_loss_and_dlogits
 
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 
@@ -88,21 +89,6 @@ def _backward_pair(X, dZ, k, start, rows, partial, hi, split):
 
 
 @numba.njit(inline="always", **_JIT)
-def _chunk_loss_and_dz(Z, y, s, start, rows, dZ, losses, zrow, dzrow, one):
-    """The SoftmaxCrossEntropy node on a chunk: dZ[:, k] and losses[k] for
-    k < rows (each row through the row formula, class-major in and out)."""
-    K = Z.shape[0]
-    weighted = s.shape[0] > 0
-    for r in range(rows):
-        i = start + r
-        for k in range(K):
-            zrow[k] = Z[k, r]
-        losses[r] = row_loss_and_dlogits(zrow, y[i], s[i] if weighted else one, dzrow)
-        for k in range(K):
-            dZ[k, r] = dzrow[k]
-
-
-@numba.njit(inline="always", **_JIT)
 def _chunk_backward(X, dZ, start, rows, partial, grad, hi, split, one):
     """db += Σ_r dZ[:, r] and dW += dZ_cᵀ X_c for one chunk, into grad (K, n + 1)."""
     K, n = partial.shape
@@ -154,7 +140,7 @@ def _compile_softmax_rows(inlined_digest):
         Z = np.empty((K, CHUNK_ROWS), dtype=X.dtype)
         dZ = np.empty((K, CHUNK_ROWS), dtype=X.dtype)
         losses = np.empty(CHUNK_ROWS, dtype=X.dtype)
-        zrow, dzrow = np.empty(K, dtype=X.dtype), np.empty(K, dtype=X.dtype)
+        top, work = np.empty(CHUNK_ROWS, dtype=np.intp), np.empty((3, CHUNK_ROWS), dtype=X.dtype)
         one = np.ones(1, dtype=X.dtype)[0]
         loss = 0.0
         for start in range(lo, hi, CHUNK_ROWS):
@@ -164,7 +150,7 @@ def _compile_softmax_rows(inlined_digest):
                 _forward_pair(X, W, b, k, start, rows, Z, hi if k == 0 else 0, split)
             if K % 2:
                 _forward(X, W[K - 1], b[K - 1], start, rows, Z[K - 1], 0, split)
-            _chunk_loss_and_dz(Z, y, s, start, rows, dZ, losses, zrow, dzrow, one)
+            columns_loss_and_dlogits(Z, y, s, start, rows, dZ, losses, top, work)
             # sums in loops that only read: the same bits wherever arrays lie
             chunk_loss = 0.0 * one
             for r in range(rows):
