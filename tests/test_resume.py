@@ -162,3 +162,34 @@ def test_checkpoint_holds_the_converged_final_state_and_resuming_it_does_nothing
     second = json.loads(again.read_text())
     assert second["summary"]["iterations"] == first["summary"]["iterations"]
     assert [h["loss"] for h in second["history"]] == [h["loss"] for h in first["history"]]
+
+
+@pytest.fixture(scope="module")
+def three_class_data(tmp_path_factory):
+    """A K-class CSV with string labels (softmax labels from a random W)."""
+    folder = tmp_path_factory.mktemp("resume3")
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3000, 5))
+    labels = np.array(["red", "green", "blue"])[
+        np.argmax(X @ rng.standard_normal((5, 3)) + rng.gumbel(size=(3000, 3)), axis=1)]
+    path = folder / "train.csv"
+    lines = ["f0,f1,f2,f3,f4,label"] + [",".join(f"{v:.6f}" for v in row) + f",{lab}"
+                                        for row, lab in zip(X, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sigkill_then_resume_gives_the_same_k_class_coefficients(three_class_data, tmp_path):
+    extra = RUNS["gd"]
+    full = tmp_path / "full.json"
+    subprocess.run(train_args(three_class_data, full, extra), check=True, capture_output=True,
+                   timeout=120)
+    assert len(json.loads(full.read_text())["classes"]) == 3
+    checkpoint, out = tmp_path / "ck", tmp_path / "m.json"
+    process = start(three_class_data, out, extra, checkpoint)
+    reached = wait_for_iteration(checkpoint, 90, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not out.exists()
+    assert load_checkpoint(checkpoint)[0].iteration >= reached
+    assert resume(three_class_data, out, extra, checkpoint) == coefficients(full)
