@@ -1,6 +1,9 @@
 """The command line on a three-class CSV with text labels, end to end, as
 real subprocesses; and model files of earlier formats."""
+import html
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +137,44 @@ def test_explain_shows_the_k_class_lesson_table(penguins, trained):
     k, i = np.unravel_index(np.argmax(np.abs(want.dW)), want.dW.shape)
     first = out.split("Code variable")[1].splitlines()[2]
     assert f"dW[{k}, {i}]" in first
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed "
+                    "(apt-get install graphviz, or make system-deps)")
+def test_explain_draws_the_k_class_graph_with_the_library_numbers(penguins, trained, tmp_path):
+    path, frame = penguins
+    svg, dot = tmp_path / "graph.svg", tmp_path / "graph.dot"
+    code, out, err = descend_cli("explain", "--model", trained[0], "--data", path, "--row", 7,
+                                 "--graph", svg)
+    assert code == 0, err
+    assert f"graph written to {svg}" in out
+    model = load_model(trained[0])
+    scores = model.score(frame.iloc[7:8])
+    want = descend.step(scores.X[0], int(scores.y[0]), model.coef, model.intercept, 0.1)
+    text = html.unescape(svg.read_text())  # Graphviz writes '-' as &#45;
+    assert "a = softmax(z)" in text and "L = −log a_y" in text
+    for k, label in enumerate(SPECIES):
+        assert f"z{k + 1} ({label})" in text
+        assert f"value {want.z[k]:.4g}" in text and f"a{k + 1} = {want.a[k]:.4g}" in text
+        assert f"grad dz{k + 1} = a{k + 1} − y{k + 1} = {want.dz[k]:.4g}" in text
+    k, i = np.unravel_index(np.argmax(np.abs(want.dW)), want.dW.shape)
+    assert f"dW {want.dW[k, i]:.4g}" in text
+    assert f"class {want.y + 1} ({frame.species[7]})" in text
+    assert descend_cli("explain", "--model", trained[0], "--data", path, "--row", 7,
+                       "--graph", dot)[0] == 0
+    assert dot.read_text().startswith("digraph lesson")
+
+
+def test_explain_k_class_graph_without_dot_falls_back_to_text(penguins, trained, tmp_path):
+    path, frame = penguins
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # a PATH with no dot
+    done = subprocess.run([sys.executable, "-m", "descend", "explain", "--model", str(trained[0]),
+                           "--data", str(path), "--row", "7", "--graph", str(tmp_path / "g.svg")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "apt-get install graphviz" in done.stderr
+    assert "a = softmax(z), L = −log a_y" in done.stderr and "z3 (Gentoo)" in done.stderr
+    assert not (tmp_path / "g.svg").exists()
 
 
 def test_positive_with_three_classes_is_a_usage_error(penguins, tmp_path):

@@ -108,7 +108,7 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
             raise UsageError("--descent draws the two-class picture; this model has "
                              f"{len(classes)} classes: leave out --descent")
         return _explain_classes(lesson_step(xv, yv, wv, bv, alpha), names, classes, show_all,
-                                as_json, graph_path)
+                                as_json, graph_path, sources)
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
         _write_graph(result, names, graph_path, sources)
@@ -133,21 +133,23 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         click.echo(drawn)
 
 
-def _explain_classes(result, names, classes, show_all, as_json, graph_path):
-    """explain for a model of K classes: the K-class lesson table."""
+def _explain_classes(result, names, classes, show_all, as_json, graph_path, sources):
+    """explain for a model of K classes: the K-class lesson table (and graph)."""
+    classes = [printable(c) for c in classes]
     if graph_path is not None:
-        raise UsageError("--graph draws the two-class graph; this model has "
-                         f"{len(classes)} classes: leave out --graph")
+        _write_graph(result, names, graph_path, sources, classes)
     if as_json:
         payload = result.to_dict()
         payload.update(feature_names=names, classes=list(classes))
         click.echo(json.dumps(payload, indent=1, allow_nan=False))
         return
     from descend.lesson.softmax_text import softmax_lesson_text
-    click.echo(softmax_lesson_text(result, [printable(n) for n in names],
-                                   [printable(c) for c in classes], None if show_all else 10))
+    click.echo(softmax_lesson_text(result, [printable(n) for n in names], classes,
+                                   None if show_all else 10))
     if not show_all and result.dW.size > 10:
         click.echo("(--all shows every entry of dW)")
+    if graph_path is not None:
+        click.echo(f"\ngraph written to {graph_path}")
 
 
 def _write_descent(model_path, data_path, path, text_format):
@@ -166,19 +168,22 @@ def _write_descent(model_path, data_path, path, text_format):
             f"to {run.losses[-1]:.6g}) written to {path}")
 
 
-def _write_graph(result, names, path, sources=None):
+def _write_graph(result, names, path, sources=None, classes=None):
+    """The graph to path (.dot, .svg, .png), two-class or, given classes, K-class."""
     from descend.io.atomic import write_bytes, write_text
-    from descend.viz import graphdraw
+    from descend.viz import graphdraw, softmax_graphdraw
+    drawing = graphdraw if classes is None else softmax_graphdraw
+    per_class = {} if classes is None else {"classes": classes}
     if path.suffix.lower() == ".dot":
-        write_text(path, graphdraw.to_dot(result, names, sources=_short(sources)).source)
+        write_text(path, drawing.to_dot(result, names, sources=_short(sources), **per_class).source)
         return
     if not graphdraw.has_dot():
         click.echo(f"descend: note: {graphdraw.INSTALL_HINT}; showing it as text instead:", err=True)
-        click.echo(graphdraw.to_text(result, [printable(n) for n in names] if names else names),
-                   err=True)
+        click.echo(drawing.to_text(result, [printable(n) for n in names] if names else names,
+                                   **per_class), err=True)
         return
-    write_bytes(path, graphdraw.render(result, path.suffix[1:].lower(), names,
-                                       sources=_short(sources)))
+    write_bytes(path, drawing.render(result, path.suffix[1:].lower(), names,
+                                     sources=_short(sources), **per_class))
 
 
 def _short(sources):
