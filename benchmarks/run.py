@@ -13,7 +13,7 @@ Run with ``make bench``. Prints the machine, library versions and a table:
 * then the "files" section (``benchmarks/files.py``): ``descend train`` on
   Parquet and CSV files end to end, as subprocesses, against an Arrow read +
   fit and the scikit-learn script, peak memory, ``--memory-limit``;
-* then the "sparse" section (``benchmarks/sparse.py``): text-like CSR of
+* then the "sparse" section (``benchmarks/sparse_text.py``): text-like CSR of
   1,000,000 × 100,000, the epoch ÷ scipy's ``X @ w`` and the time to gap 1e-6
   against every scikit-learn solver that takes sparse input.
 
@@ -236,8 +236,8 @@ def main():
         import files
         files.main([])
     if only in (None, "sparse"):
-        import sparse
-        sparse.main([])
+        import sparse_text
+        sparse_text.main([])
     if only in (None, "multinomial"):
         import multinomial
         multinomial.main()

@@ -1,6 +1,6 @@
 """Sparse X: text-like CSR, descend against scipy's product and scikit-learn.
 
-Run alone with ``python benchmarks/sparse.py [--rows N]``, or as the "sparse"
+Run alone with ``python benchmarks/sparse_text.py [--rows N]``, or as the "sparse"
 section of ``make bench`` (``benchmarks/run.py --only sparse``). The data,
 built with seeded NumPy only: ``--rows`` rows (default 1,000,000) × 100,000
 columns, about 50 non-zeros a row (Poisson lengths) in columns drawn from a
