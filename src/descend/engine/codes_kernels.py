@@ -34,6 +34,9 @@ from descend.engine.kernels import (
 from descend.engine.softmax_kernels import _chunk_backward, _chunk_loss_and_dz, _forward_pair
 
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+#: Positions as unsigned integers once a code is known to be ≥ 0: Numba then
+#: drops the test for negative indices (see :mod:`descend.engine.csr_kernels`).
+_U = np.uintp
 
 
 @numba.njit(inline="always", **_JIT)
@@ -45,7 +48,7 @@ def _gather(codes, offsets, w, start, rows, z):
         for j in range(codes.shape[1]):
             c = codes[i, j]
             if c >= 0:
-                acc += w[offsets[j] + c]
+                acc += w[_U(offsets[j] + c)]
         z[k] = acc
 
 
@@ -58,7 +61,7 @@ def _scatter(codes, offsets, dz, start, rows, grad):
         for j in range(codes.shape[1]):
             c = codes[i, j]
             if c >= 0:
-                grad[offsets[j] + c] += d
+                grad[_U(offsets[j] + c)] += d
 
 
 def _compile_codes_fused_rows(inlined_digest):
@@ -125,7 +128,7 @@ def _gather_classes(codes, offsets, W, start, rows, Z):
             c = codes[i, j]
             if c >= 0:
                 for k in range(W.shape[0]):
-                    Z[k, r] += W[k, offsets[j] + c]
+                    Z[k, r] += W[k, _U(offsets[j] + c)]
 
 
 @numba.njit(inline="always", **_JIT)
@@ -137,7 +140,7 @@ def _scatter_classes(codes, offsets, dZ, start, rows, grad):
             c = codes[i, j]
             if c >= 0:
                 for k in range(dZ.shape[0]):
-                    grad[k, offsets[j] + c] += np.float64(dZ[k, r])
+                    grad[k, _U(offsets[j] + c)] += np.float64(dZ[k, r])
 
 
 def _compile_codes_softmax_rows(inlined_digest):
