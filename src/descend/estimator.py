@@ -61,6 +61,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     start of each call: pass CSR to avoid that copy. Each
     gradient then reads the non-zeros once (z over a row's non-zeros, dw
     scattered into their columns), and predictions use scipy's CSR product.
+    A :class:`~descend.engine.codes.CodedMatrix` (dense numbers beside one
+    integer code per categorical column, what ``descend train`` builds for
+    text columns of many levels) is taken as the one-hot matrix it stands
+    for, the one-hot columns never written.
 
     Parameters
     ----------
