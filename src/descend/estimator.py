@@ -414,13 +414,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(z > 0).astype(int)]
 
 
-def _validate(estimator, X, y=None, **options):
+def _validate(estimator, X, y="no_validation", **options):
     """scikit-learn's ``validate_data``, and :func:`~descend.engine.codes.validate_coded`
     for numbers beside categorical codes (a :class:`~descend.engine.codes.CodedMatrix`)."""
     if is_coded(X):
-        return validate_coded(estimator, X, y, options.get("reset", True))
-    if y is None:
-        return validate_data(estimator, X, **options)
+        if y is None:
+            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                             "target y is None")
+        return validate_coded(estimator, X, None if isinstance(y, str) else y,
+                              options.get("reset", True))
     return validate_data(estimator, X, y, **options)
 
 
