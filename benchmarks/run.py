@@ -15,14 +15,18 @@ Run with ``make bench``. Prints the machine, library versions and a table:
   fit and the scikit-learn script, peak memory, ``--memory-limit``;
 * then the "sparse" section (``benchmarks/sparse_text.py``): text-like CSR of
   1,000,000 × 100,000, the epoch ÷ scipy's ``X @ w`` and the time to gap 1e-6
-  against every scikit-learn solver that takes sparse input.
+  against every scikit-learn solver that takes sparse input; then
+  ``descend train`` on 10,000,000 rows with text columns of 1,000 and 100,000
+  levels (categorical codes, ``benchmarks/sparse_codes.py``) against the
+  scikit-learn script, peak RSS and wall time.
 
 * then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
   epoch and time to the optimum against scikit-learn's multinomial solvers.
 
 ``--only solvers``, ``--only files``, ``--only sparse`` or ``--only multinomial``
 runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
-(files) or DESCEND_BENCH_SPARSE_ROWS (sparse) to use fewer rows (for a quick look).
+(files), DESCEND_BENCH_SPARSE_ROWS and DESCEND_BENCH_CODES_ROWS (sparse) to use
+fewer rows (for a quick look).
 """
 import argparse
 import gc

@@ -23,6 +23,12 @@ model with N(0, 3²) weights. Printed:
   of run, to keep the section near ten minutes. scikit-learn runs on the
   float64 matrix only (liblinear, sag and saga compute in float64 whatever
   they are given); descend's float32 time is divided by the same figure.
+
+Then the CLI case of categorical codes (``benchmarks/sparse_codes.py``):
+``descend train`` on a Parquet file of ``--codes-rows`` rows (default
+10,000,000; DESCEND_BENCH_CODES_ROWS) with 10 numbers and text columns of
+1,000 and 100,000 levels, end to end against the scikit-learn script; 0
+skips it.
 """
 import argparse
 import os
@@ -40,6 +46,7 @@ from threadpoolctl import threadpool_limits
 
 import descend
 from descend.engine.csr_objective import CsrObjective
+import sparse_codes
 from run import timed_fit  # the solver race's: one fit, timed, its warnings silenced
 
 ROWS = 1_000_000
@@ -189,7 +196,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="descend's sparse benchmark section")
     parser.add_argument("--rows", type=int, default=int(os.environ.get(
         "DESCEND_BENCH_SPARSE_ROWS", ROWS)))
-    rows_wanted = parser.parse_args(argv).rows
+    parser.add_argument("--codes-rows", type=int, default=sparse_codes.ROWS,
+                        help="rows of the categorical-codes CLI case (0: skip it)")
+    args = parser.parse_args(argv)
+    rows_wanted = args.rows
     started = time.perf_counter()
     print(f"\n# Sparse: text-like CSR — {time.strftime('%Y-%m-%d')}\n")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -215,6 +225,9 @@ def main(argv=None):
               f"{two_pass * 1e3:.1f} ms | {two_pass / read:.2f} |")
     print_race(rows, float32_row)
     print(f"\n(J* = {gap.J_star:.12f}; section took {time.perf_counter() - started:.0f} s)")
+    del X, y
+    if args.codes_rows:
+        sparse_codes.main(["--rows", str(args.codes_rows)])
 
 
 def _columns_holding_half(X):

@@ -18,6 +18,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from descend.engine.codes import is_coded, validate_coded
+from descend.engine.codes_objective import codes_objective
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
 from descend.engine.multinomial import MultinomialObjective
@@ -59,6 +61,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     start of each call: pass CSR to avoid that copy. Each
     gradient then reads the non-zeros once (z over a row's non-zeros, dw
     scattered into their columns), and predictions use scipy's CSR product.
+    A :class:`~descend.engine.codes.CodedMatrix` (dense numbers beside one
+    integer code per categorical column, what ``descend train`` builds for
+    text columns of many levels) is taken as the one-hot matrix it stands
+    for, the one-hot columns never written.
 
     Parameters
     ----------
@@ -180,8 +186,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              f"or None, got {seed!r}", random_state=None)
 
     def _validate_training_data(self, X, y, sample_weight, reset, set_classes=None):
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
-                             accept_sparse="csr", reset=reset, y_numeric=False)
+        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], order="C",
+                         accept_sparse="csr", reset=reset, y_numeric=False)
         check_classification_targets(y)
         if reset if set_classes is None else set_classes:
             self.classes_ = self._check_classes(np.unique(y))
@@ -231,6 +237,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _objective(self, X, y01, sample_weight):
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
+        if is_coded(X):
+            return codes_objective(X, y01, len(self.classes_), sample_weight, l2=l2,
+                                   fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         if self._multinomial:
             kind = CsrMultinomialObjective if sp.issparse(X) else MultinomialObjective
             return kind(X, y01, len(self.classes_), sample_weight, l2=l2,
@@ -250,8 +259,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if eval_set is None:
             return None
         X_val, y_val = eval_set
-        X_val = validate_data(self, X_val, dtype=[np.float64, np.float32], order="C",
-                              accept_sparse="csr", reset=False)
+        X_val = _validate(self, X_val, dtype=[np.float64, np.float32], order="C",
+                          accept_sparse="csr", reset=False)
         held_out = self._objective(X_val, self._encode(np.asarray(y_val)), None)
         held_out.l2 = 0.0
         return lambda theta: {"validation_loss": held_out.loss_grad(theta)[0]}
@@ -375,8 +384,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """z = X w + b, shape (m,): the logit of the positive class; for K ≥ 3
         classes Z = X Wᵀ + b, shape (m, K), one logit per class."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
-                          reset=False)
+        X = _validate(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
+                      reset=False)
         if self._multinomial:
             return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return X @ self.coef_.ravel().astype(X.dtype) + self.intercept_.astype(X.dtype)[0]
@@ -403,6 +412,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if z.ndim == 2:  # K classes
             return self.classes_[np.argmax(z, axis=1)]
         return self.classes_[(z > 0).astype(int)]
+
+
+def _validate(estimator, X, y="no_validation", **options):
+    """scikit-learn's ``validate_data``, and :func:`~descend.engine.codes.validate_coded`
+    for numbers beside categorical codes (a :class:`~descend.engine.codes.CodedMatrix`)."""
+    if is_coded(X):
+        if y is None:
+            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                             "target y is None")
+        return validate_coded(estimator, X, None if isinstance(y, str) else y,
+                              options.get("reset", True))
+    return validate_data(estimator, X, y, **options)
 
 
 def make_objective(X, y01, sample_weight=None, **options):

@@ -87,6 +87,10 @@ def cli():
               "streamed and a larger design matrix is memory-mapped.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]),
               help="Precision of the design matrix (default: float64 in memory, float32 mapped).")
+@click.option("--categorical", type=click.Choice(["auto", "onehot", "codes"]), default="auto",
+              show_default=True, help="Text columns as one-hot columns of X, or as one "
+              "integer code each beside the numbers (the same model; auto: codes above "
+              "32 levels or a large one-hot block).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @text_format_options
 def train(data, target, model_path, **options):

@@ -42,7 +42,8 @@ def train_options_from(target, options):
         target=target, features=options["features"], drop=options["drop"],
         positive=options["positive"], drop_missing=options["drop_missing"],
         impute=options["impute"], validation=options["validation"], seed=options["seed"],
-        estimator=estimator_options(options), dtype=options["dtype"])
+        estimator=estimator_options(options), dtype=options["dtype"],
+        categorical=options["categorical"])
 
 
 def train_from_files(data, train_options, options, callback, solver_state=None):
@@ -130,7 +131,8 @@ def finish_training(model, model_path, options):
 RESULT_OPTIONS = {
     "features": ("features",), "drop": ("drop",), "positive": ("positive",),
     "drop_missing": ("drop_missing",), "impute": ("impute",), "validation": ("validation",),
-    "seed": ("seed",), "dtype": ("dtype",), "C": ("estimator", "C"),
+    "seed": ("seed",), "dtype": ("dtype",), "categorical": ("categorical",),
+    "C": ("estimator", "C"),
     "solver": ("estimator", "solver"), "learning_rate": ("estimator", "learning_rate"),
     "batch_size": ("estimator", "batch_size"), "class_weight": ("estimator", "class_weight")}
 #: Options a resumed run may change: it goes on to the new values.

@@ -131,7 +131,7 @@ def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, 
     with position −1 are left out); ``out`` is a ready array (e.g. a memory
     map). An in-memory table is let go block by block as X fills."""
     if out is None:
-        out = np.zeros((n_rows, preprocessor.n_features_out), dtype=dtype)
+        out = preprocessor.allocate(n_rows, dtype)
     state = {"start": 0}
 
     def make_visitor():

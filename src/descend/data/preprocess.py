@@ -3,7 +3,11 @@
 Numeric columns are standardised and text (or true/false) columns one-hot
 encoded, with missing values optionally filled first: the arithmetic of
 scikit-learn's SimpleImputer → StandardScaler and OneHotEncoder
-(``handle_unknown="ignore"``), tested equal to them. The statistics come from
+(``handle_unknown="ignore"``), tested equal to them. The one-hot columns are
+written densely ("onehot") or kept as one integer code per categorical
+column beside the dense numbers ("codes", a
+:class:`~descend.engine.codes.CodedMatrix`: the same matrix, never written
+out), chosen by :func:`choose_encoding`. The statistics come from
 one streaming pass (:mod:`descend.data.statistics`); the fitted numbers
 (means, scales, categories, fill values) are kept as plain JSON in the model
 file, and :meth:`Preprocessor.fill_rows` turns each block of rows straight
@@ -18,6 +22,7 @@ import pyarrow.compute as pc
 from descend.data import columns as kinds
 from descend.data.fill import fill_block
 from descend.data.statistics import TableStatistics, infinite_values_error
+from descend.engine.codes import CodedMatrix, code_dtype
 from descend.exceptions import DataError
 from descend.io.json_values import floats, strings
 
@@ -25,6 +30,27 @@ from descend.io.json_values import floats, strings
 IMPUTE_STRATEGIES = ["mean", "median", "most_frequent"]
 #: The fills that need every value of a column, not only its moments.
 VALUE_FILLS = ("median", "most_frequent")
+#: How categorical columns become columns of X ("auto": :func:`choose_encoding`).
+ENCODINGS = ["auto", "onehot", "codes"]
+#: "auto" keeps categories as codes above this many levels in a column ...
+CODES_MIN_LEVELS = 32
+#: ... or when the dense one-hot columns would take more than this (float64).
+CODES_MIN_ONEHOT_BYTES = 256 * 2**20
+
+
+def choose_encoding(levels, n_rows, encoding="auto"):
+    """"onehot" or "codes" for categorical columns of ``levels`` levels on
+    ``n_rows`` rows: "auto" takes codes when a column has more than
+    ``CODES_MIN_LEVELS`` levels or the one-hot block would be larger than
+    ``CODES_MIN_ONEHOT_BYTES``; both give the same numbers."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    if encoding != "auto":
+        return encoding
+    if not levels:
+        return "onehot"
+    large = n_rows * sum(levels) * 8 > CODES_MIN_ONEHOT_BYTES
+    return "codes" if max(levels) > CODES_MIN_LEVELS or large else "onehot"
 
 
 def as_arrow(data):
@@ -52,11 +78,15 @@ class Preprocessor:
         ``columns``, ``mean``, ``scale`` and ``fill`` (imputed values or None).
     categorical : dict
         ``columns``, ``categories`` (one sorted list per column) and ``fill``.
+    encoding : {"onehot", "codes"}
+        X as a dense array with the one-hot columns written, or as a
+        :class:`~descend.engine.codes.CodedMatrix` (the same numbers).
     """
 
-    def __init__(self, numeric, categorical):
+    def __init__(self, numeric, categorical, encoding="onehot"):
         self.numeric = numeric
         self.categorical = categorical
+        self.encoding = encoding
 
     @property
     def columns(self):
@@ -88,8 +118,9 @@ class Preprocessor:
         return pre, pre.transform(table, path)
 
     @classmethod
-    def from_statistics(cls, stats, impute=None, path=""):
-        """The Preprocessor of a finished :class:`TableStatistics` pass."""
+    def from_statistics(cls, stats, impute=None, path="", encoding="auto"):
+        """The Preprocessor of a finished :class:`TableStatistics` pass
+        (``encoding`` as :func:`choose_encoding` takes it)."""
         stats.check()
         missing = stats.missing_counts()
         if missing and impute is None:
@@ -111,15 +142,30 @@ class Preprocessor:
             cat["categories"].append([str(v) for v in values])
             if impute is not None:
                 cat["fill"].append(str(values[int(np.argmax(counts))]))
-        return cls(num, cat)
+        return cls(num, cat, choose_encoding(list(map(len, cat["categories"])), stats.rows,
+                                             encoding))
 
     # -- applying -----------------------------------------------------------
     def transform(self, data, path="", dtype=np.float64):
-        """X (C order, ``dtype``) for a table with (at least) the fitted columns."""
+        """X (``dtype``) for a table with (at least) the fitted columns: a C
+        order array, or a CodedMatrix with the "codes" encoding."""
         table = as_arrow(data)
-        out = np.zeros((table.num_rows, self.n_features_out), dtype=dtype)
+        out = self.allocate(table.num_rows, dtype)
         self.fill_rows(table, out, None, path)
         return out
+
+    def allocate(self, n_rows, dtype=np.float64, allocate=None):
+        """Zeroed storage for ``n_rows`` rows of X in the encoding: an array,
+        or the dense block and the codes of a CodedMatrix. ``allocate(n_rows,
+        n_columns)`` may supply the (dense) array, e.g. memory-mapped."""
+        width = self.n_features_out if self.encoding == "onehot" else len(self.numeric["columns"])
+        dense = np.zeros((n_rows, width), dtype=dtype) if allocate is None else \
+            allocate(n_rows, width)
+        if self.encoding == "onehot":
+            return dense
+        levels = [len(cats) for cats in self.categorical["categories"]]
+        return CodedMatrix(dense, np.zeros((n_rows, len(levels)), dtype=code_dtype(levels)),
+                           levels)
 
     def column_types(self, numbers_as_text=False):
         """Arrow types to read the feature columns as: numbers as float64 (or
@@ -148,8 +194,14 @@ class Preprocessor:
         codes = np.empty((len(self.categorical["columns"]), k), dtype=np.int32)
         for i, name in enumerate(self.categorical["columns"]):
             codes[i] = self._category_codes(batch.column(name), i, path)
-        counts = fill_block(values, self._mean, self._scale, self._fill, codes,
-                            self._offsets, positions, out)
+        if isinstance(out, CodedMatrix):
+            # the numbers through the compiled fill, the codes as they are
+            counts = fill_block(values, self._mean, self._scale, self._fill, codes[:0],
+                                self._offsets[:0], positions, out.numeric)
+            out.codes[positions] = codes.T
+        else:
+            counts = fill_block(values, self._mean, self._scale, self._fill, codes,
+                                self._offsets, positions, out)
         names = self.numeric["columns"]
         if counts[1].any():
             raise infinite_values_error(dict(zip(names, counts[1])), path)
@@ -205,7 +257,8 @@ class Preprocessor:
 
     # -- JSON ---------------------------------------------------------------
     def to_dict(self):
-        return {"numeric": self.numeric, "categorical": self.categorical}
+        return {"numeric": self.numeric, "categorical": self.categorical,
+                "encoding": self.encoding}
 
     @classmethod
     def from_dict(cls, data):
@@ -225,7 +278,10 @@ class Preprocessor:
             strings(cat["fill"])
             if len(cat["fill"]) != len(cat["columns"]):
                 raise ValueError("one fill value per categorical column expected")
-        return cls(num, cat)
+        encoding = data.get("encoding", "onehot")  # files before the codes route
+        if encoding not in ("onehot", "codes"):
+            raise ValueError(f"encoding must be 'onehot' or 'codes', got {encoding!r}"[:80])
+        return cls(num, cat, encoding)
 
 
 def _numeric_fill(column, impute):

@@ -128,7 +128,7 @@ class CsrObjective(Objective):
         w_b = None if theta is None else self.split(theta)
         H = np.zeros((k, k))
         for lo, hi in zip(self._edges[:-1], self._edges[1:]):
-            Xb = self.X[lo:hi].astype(np.float64)
+            Xb = self._csr_rows(slice(lo, hi))
             if w_b is None:
                 r = np.full(hi - lo, SigmoidLogLoss.max_curvature)
             else:
@@ -145,9 +145,16 @@ class CsrObjective(Objective):
         H[np.arange(n), np.arange(n)] += self.l2
         return self._finite(H)
 
+    def _csr_rows(self, rows):
+        """Rows of X as a float64 CSR matrix (a copy of those rows only)."""
+        return self.X[rows].astype(np.float64)
+
+    def _largest_value(self):
+        return float(abs(self.X).max()) if self.X.nnz else 0.0
+
     def _finite(self, values):
         if not np.all(np.isfinite(values)):
-            raise DataError(f"X has values as large as {float(abs(self.X).max()):.3g}: their "
+            raise DataError(f"X has values as large as {self._largest_value():.3g}: their "
                             "squares overflow floating point; rescale those features (divide "
                             "by a power of ten, take a log, or use MaxAbsScaler)")
         return values
@@ -165,7 +172,7 @@ class CsrObjective(Objective):
     # -- row samples, for step sizes ----------------------------------------
     def _sample(self, max_rows):
         rows = self._sample_rows(max_rows)
-        X = self.X[rows].astype(np.float64)
+        X = self._csr_rows(rows)
         s = np.ones(len(rows)) if self.s is None else self.s[rows].astype(np.float64)
         return X, s
 

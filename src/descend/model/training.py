@@ -15,6 +15,7 @@ from descend.data.design import (
     read_labels_and_gaps,
 )
 from descend.data.preprocess import (
+    ENCODINGS,
     IMPUTE_STRATEGIES,
     Preprocessor,
     as_arrow,
@@ -41,6 +42,7 @@ class TrainOptions:
     seed: int = 0
     estimator: dict = field(default_factory=dict)
     dtype: str = None
+    categorical: str = "auto"   # one-hot columns written, or kept as codes
 
     def __post_init__(self):
         """Check every option before any data is read."""
@@ -60,6 +62,9 @@ class TrainOptions:
         if self.impute is not None and self.impute not in IMPUTE_STRATEGIES:
             raise UsageError(f"unknown {{impute}} strategy {self.impute!r}",
                              impute=IMPUTE_STRATEGIES)
+        if self.categorical not in ENCODINGS:
+            raise UsageError(f"{{categorical}} must be one of {ENCODINGS}, got "
+                             f"{self.categorical!r}"[:300], categorical=None)
 
 
 def _is_text_list(value):
@@ -78,6 +83,7 @@ _OPTION_TYPES = {
                                            and not isinstance(v, bool)), "a fraction"),
     "estimator": (lambda v: isinstance(v, dict), "a dict of estimator parameters"),
     "dtype": (lambda v: v in (None, "float32", "float64"), "float32, float64 or None"),
+    "categorical": (lambda v: isinstance(v, str), "auto, onehot or codes"),
 }
 
 
@@ -137,7 +143,7 @@ def prepare(rows, options, path="", allocate=None):
     is_train[order[0]] = True
     stats = collect_statistics(rows, columns, is_train, options.impute, path)
     del is_train
-    preprocessor = Preprocessor.from_statistics(stats, options.impute, path)
+    preprocessor = Preprocessor.from_statistics(stats, options.impute, path, options.categorical)
     _warn_about_identifiers(preprocessor, stats.rows, path)
     positions = np.full(len(keep), -1, dtype=np.int64)
     ranked = np.concatenate(order)
@@ -146,8 +152,9 @@ def prepare(rows, options, path="", allocate=None):
     y[positions[np.flatnonzero(keep)]] = y_all
     n_train = len(order[0])
     del keep, y_all, order, ranked  # a row's worth of each, on millions of rows
-    out = None if allocate is None else allocate(len(y), preprocessor.n_features_out)
-    dtype = np.dtype(options.dtype or np.float64) if out is None else out.dtype
+    dtype = np.dtype(options.dtype or np.float64)
+    out = None if allocate is None else preprocessor.allocate(len(y), dtype, allocate)
+    dtype = dtype if out is None else out.dtype
     X = build_design_matrix(rows, preprocessor, positions, len(y), dtype, out, path)
     return Prepared(X, y, n_train, preprocessor, classes, columns, dropped)
 
