@@ -178,16 +178,24 @@ def _weights(estimator, codes, s, labels, counts, low, high, dtype):
     return codes.map_blocks(_weigh_block, s, per_class, dtype, dtype=dtype)
 
 
+def _client():
+    """The distributed client dask computes with, or None (the local scheduler)."""
+    try:
+        from distributed import default_client
+        return default_client()
+    except ValueError:
+        return None
+
+
 def memory_room():
     """Bytes X may take in the workers' memory (a share of their limits)."""
     import psutil
-    try:
-        from distributed import default_client
-        workers = default_client().scheduler_info()["workers"].values()
-        limits = [w.get("memory_limit") or psutil.virtual_memory().total for w in workers]
-        return PERSIST_SHARE * sum(limits)
-    except ValueError:  # no client: the local scheduler, this process's memory
+    client = _client()
+    if client is None:  # the local scheduler: this process's memory
         return PERSIST_SHARE * psutil.virtual_memory().available
+    workers = client.scheduler_info()["workers"].values()
+    return PERSIST_SHARE * sum(w.get("memory_limit") or psutil.virtual_memory().total
+                               for w in workers)
 
 
 def persist(X, y, s):
@@ -203,6 +211,9 @@ def persist(X, y, s):
             "chunks from their source (add workers or memory to persist it)"), stacklevel=4)
         return X, y, s
     persisted = list(dask.persist(*arrays))
+    if _client() is not None:  # loaded before the first pass (and its timing)
+        from distributed import wait
+        wait(persisted)
     return persisted[0], persisted[1], persisted[2] if s is not None else None
 
 
