@@ -29,7 +29,10 @@ def check_suffix(path, allowed, option):
         raise UsageError(f"{option} {path}: use a file ending in {' or '.join(allowed)}")
 
 
-def run_predict(model_path, data, output, text_format=None):
+def run_predict(model_path, data, output, text_format=None, dask_address=None):
+    if dask_address:  # a folder of Parquet parts, one per partition
+        from descend.cli.cluster_commands import predict_with_dask
+        return predict_with_dask(model_path, data, output, text_format, dask_address)
     if output is not None:
         table_format(output)
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--output": output})
@@ -88,14 +91,17 @@ class _Predictions:
         self.skipped += predictions.column(0).null_count
 
 
-def run_evaluate(model_path, data, target, plot_path, text_format=None):
+def run_evaluate(model_path, data, target, plot_path, text_format=None, dask_address=None):
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--plot": plot_path})
     model = load_model(model_path)
-    source = open_source(data, {**model.preprocessor.column_types(),
-                                (target or model.target): pa.string()},
-                         text_format=text_format)
-    scores = model.score_rows(StreamRows(source), target, str(data))
+    column_types = {**model.preprocessor.column_types(), (target or model.target): pa.string()}
+    if dask_address:  # labels and probabilities computed on the cluster
+        from descend.cli.cluster_commands import scores_with_dask
+        scores = scores_with_dask(model, data, target, column_types, text_format, dask_address)
+    else:
+        source = open_source(data, column_types, text_format=text_format)
+        scores = model.score_rows(StreamRows(source), target, str(data))
     if plot_path:
         from descend.viz.plots import confusion_figure, roc_figure, save_figure
         # K classes: the confusion heat map (one ROC curve per class would crowd it)

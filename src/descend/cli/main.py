@@ -87,6 +87,9 @@ def cli():
               "streamed and a larger design matrix is memory-mapped.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]),
               help="Precision of the design matrix (default: float64 in memory, float32 mapped).")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @text_format_options
 def train(data, target, model_path, **options):
@@ -107,9 +110,13 @@ def train(data, target, model_path, **options):
 @click.argument("model", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.argument("data", type=click.Path(readable=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(readable=False, dir_okay=False, path_type=Path),
-              help="CSV or Parquet file for the predictions (default: standard output).")
+              help="CSV or Parquet file for the predictions (default: standard output); "
+              "with --dask, a folder of Parquet parts.")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @text_format_options
-def predict(model, data, output, **reading):
+def predict(model, data, output, dask_address, **reading):
     """Predict the label and probability of every row of DATA.
 
     \b
@@ -117,7 +124,7 @@ def predict(model, data, output, **reading):
       descend predict churn.json new_customers.csv -o predictions.csv
     """
     from descend.cli.commands import run_predict
-    run_predict(model, data, output, text_format_from(reading))
+    run_predict(model, data, output, text_format_from(reading), dask_address)
 
 
 @cli.command()
@@ -126,8 +133,11 @@ def predict(model, data, output, **reading):
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
 @click.option("--plot", "plot_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the ROC curve (.png/.svg); for K classes the confusion heat map.")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @text_format_options
-def evaluate(model, data, target, plot_path, **reading):
+def evaluate(model, data, target, plot_path, dask_address, **reading):
     """Log-loss, accuracy, precision, recall, ROC AUC and confusion matrix.
 
     \b
@@ -135,7 +145,7 @@ def evaluate(model, data, target, plot_path, **reading):
       descend evaluate churn.json test.csv --target churned --plot roc.png
     """
     from descend.cli.commands import run_evaluate
-    run_evaluate(model, data, target, plot_path, text_format_from(reading))
+    run_evaluate(model, data, target, plot_path, text_format_from(reading), dask_address)
 
 
 @cli.command()
