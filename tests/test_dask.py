@@ -275,3 +275,80 @@ def test_without_dask_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UsageError, match=r"pip install descend\[dask\]"):
         require_dask()
+
+
+# -- the command line -------------------------------------------------------
+@pytest.fixture(scope="module")
+def parquet_folder(tmp_path_factory):
+    """Three Parquet files: numbers in three scales, a text column, text labels."""
+    import pandas as pd
+    folder = tmp_path_factory.mktemp("dask-cli") / "train"
+    folder.mkdir()
+    rng = np.random.default_rng(12)
+    for k in range(3):
+        X = rng.standard_normal((1500, 3))
+        city = rng.choice(["Paris", "Lyon", "Nice"], 1500)
+        logit = X @ [1.0, -2.0, 0.5] + (city == "Paris")
+        label = np.where(logit + rng.standard_normal(1500) > 0, "yes", "no")
+        pd.DataFrame({"a": X[:, 0], "b": X[:, 1] * 1000, "c": X[:, 2] + 50, "city": city,
+                      "label": label}).to_parquet(folder / f"part{k}.parquet")
+    return folder
+
+
+def descend(*args):
+    import subprocess
+    from conftest import DESCEND_EXE
+    return subprocess.run([DESCEND_EXE, *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_train_predict_round_trip(client, parquet_folder, tmp_path):
+    """train --dask local → predict and evaluate on the cluster: the model and
+    predictions of the single-machine commands."""
+    import json
+
+    import pandas as pd
+    on_cluster, in_memory = tmp_path / "cluster.json", tmp_path / "memory.json"
+    done = descend("train", parquet_folder, "--target", "label", "-o", on_cluster,
+                   "--dask", "local", "-q")
+    assert done.returncode == 0, done.stderr
+    assert descend("train", parquet_folder, "--target", "label", "-o", in_memory,
+                   "-q").returncode == 0
+    mine, theirs = (json.loads(p.read_text()) for p in (on_cluster, in_memory))
+    ours, single = mine["preprocessing"], theirs["preprocessing"]
+    assert ours["categorical"] == single["categorical"]
+    for key in ("mean", "scale"):  # partition statistics merged: the same to rounding
+        np.testing.assert_allclose(ours["numeric"][key], single["numeric"][key], rtol=1e-12)
+    np.testing.assert_allclose(mine["coef"], theirs["coef"], rtol=1e-8)
+    assert mine["summary"]["iterations"] == theirs["summary"]["iterations"]
+
+    predictions = tmp_path / "predictions"
+    done = descend("predict", on_cluster, parquet_folder, "-o", predictions,
+                   "--dask", client.scheduler.address)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in predictions.iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert descend("predict", in_memory, parquet_folder, "-o", tmp_path / "p.parquet"
+                   ).returncode == 0
+    parts, whole = pd.read_parquet(predictions), pd.read_parquet(tmp_path / "p.parquet")
+    assert (parts["predicted"] == whole["predicted"]).all()
+    np.testing.assert_allclose(parts["probability_yes"], whole["probability_yes"], rtol=1e-9)
+
+    done = descend("evaluate", on_cluster, parquet_folder, "--dask", client.scheduler.address)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == descend("evaluate", on_cluster, parquet_folder).stdout
+
+
+def test_cli_scheduler_unreachable_is_one_line(parquet_folder, tmp_path):
+    import socket
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    done = descend("train", parquet_folder, "--target", "label", "--dask",
+                   f"tcp://127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("descend: error: --dask")
+    assert "no Dask scheduler answers" in done.stderr
+    done = descend("predict", tmp_path / "m.json", parquet_folder, "-o", tmp_path / "out",
+                   "--dask", "somewhere")
+    assert done.returncode == 2 and "give 'local'" in done.stderr

@@ -111,10 +111,16 @@ def score_part(part, schema, model, target, path):
     return y, proba
 
 
-def scores_with_dask(model, data, target, column_types, text_format, address):
-    """``descend evaluate --dask``: labels and probabilities of every partition
-    computed on the cluster (one graph), the metrics on the client."""
+def dask_scorer(data, target, text_format, address):
+    """``descend evaluate --dask``'s scorer(model, column_types): see :func:`scores_with_dask`."""
     check_address(address)
+    return lambda model, column_types: scores_with_dask(model, data, target, column_types,
+                                                        text_format, address)
+
+
+def scores_with_dask(model, data, target, column_types, text_format, address):
+    """Labels and probabilities of every partition computed on the cluster
+    (one graph), the metrics on the client, as :class:`Scores`."""
     import dask
     from dask import delayed
     target = target or model.target

@@ -29,10 +29,7 @@ def check_suffix(path, allowed, option):
         raise UsageError(f"{option} {path}: use a file ending in {' or '.join(allowed)}")
 
 
-def run_predict(model_path, data, output, text_format=None, dask_address=None):
-    if dask_address:  # a folder of Parquet parts, one per partition
-        from descend.cli.cluster_commands import predict_with_dask
-        return predict_with_dask(model_path, data, output, text_format, dask_address)
+def run_predict(model_path, data, output, text_format=None):
     if output is not None:
         table_format(output)
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--output": output})
@@ -91,14 +88,15 @@ class _Predictions:
         self.skipped += predictions.column(0).null_count
 
 
-def run_evaluate(model_path, data, target, plot_path, text_format=None, dask_address=None):
+def run_evaluate(model_path, data, target, plot_path, text_format=None, scorer=None):
+    """``descend evaluate``; ``scorer(model, column_types)`` may compute the
+    :class:`Scores` elsewhere (``--dask``: on a cluster)."""
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--plot": plot_path})
     model = load_model(model_path)
     column_types = {**model.preprocessor.column_types(), (target or model.target): pa.string()}
-    if dask_address:  # labels and probabilities computed on the cluster
-        from descend.cli.cluster_commands import scores_with_dask
-        scores = scores_with_dask(model, data, target, column_types, text_format, dask_address)
+    if scorer is not None:
+        scores = scorer(model, column_types)
     else:
         source = open_source(data, column_types, text_format=text_format)
         scores = model.score_rows(StreamRows(source), target, str(data))

@@ -123,8 +123,11 @@ def predict(model, data, output, dask_address, **reading):
     Example:
       descend predict churn.json new_customers.csv -o predictions.csv
     """
+    if dask_address:  # a folder of Parquet parts, one per partition
+        from descend.cli.cluster_commands import predict_with_dask
+        return predict_with_dask(model, data, output, text_format_from(reading), dask_address)
     from descend.cli.commands import run_predict
-    run_predict(model, data, output, text_format_from(reading), dask_address)
+    run_predict(model, data, output, text_format_from(reading))
 
 
 @cli.command()
@@ -145,7 +148,11 @@ def evaluate(model, data, target, plot_path, dask_address, **reading):
       descend evaluate churn.json test.csv --target churned --plot roc.png
     """
     from descend.cli.commands import run_evaluate
-    run_evaluate(model, data, target, plot_path, text_format_from(reading), dask_address)
+    text_format, scorer = text_format_from(reading), None
+    if dask_address:  # labels and probabilities computed on the cluster
+        from descend.cli.cluster_commands import dask_scorer
+        scorer = dask_scorer(data, target, text_format, dask_address)
+    run_evaluate(model, data, target, plot_path, text_format, scorer)
 
 
 @cli.command()

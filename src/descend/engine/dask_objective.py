@@ -4,9 +4,10 @@ The same J(θ) as :mod:`descend.engine.objective` (two classes) and
 :mod:`descend.engine.multinomial` (K classes), for X chunked along its rows
 and held by a Dask cluster (or any Dask scheduler). Each evaluation is one
 graph: every chunk runs the in-memory objective's compiled kernel once on its
-own rows (raw sums, divided by nothing), the partials are added by a binary
-tree whose shape and operand order depend on the number of chunks only, and
-the client divides by the total weight S and adds the penalty. So the result
+own rows (raw sums, divided by nothing), the partials are added by a tree
+(on the workers for many chunks, the last FAN_IN on the client) whose shape
+and operand order depend on the number of chunks only, and the client
+divides by the total weight S and adds the penalty. So the result
 is the same bits whichever worker finishes first, a lost chunk recomputed on
 another worker gives the same partial, and the solver's state — θ, the
 update rule's state, the n × n metric — never leaves the client.
@@ -15,6 +16,8 @@ Curvature partials (n × n per chunk) are only asked for when the solver
 builds or refreshes its preconditioner; a row sample for step sizes is
 gathered once and kept on the client.
 """
+import functools
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -57,15 +60,26 @@ def chunk_moments(X, y, s, spec):
     return np.stack([sum(p[0] for p in parts), sum(p[1] for p in parts)])
 
 
+#: Partials added per task of the reduction tree; at most this many reach the client.
+FAN_IN = 16
+
+
+def ordered_sum(*parts):
+    """parts[0] + parts[1] + … added left to right (one order, whatever arrives first)."""
+    return functools.reduce(np.add, parts)
+
+
 def tree_sum(parts):
-    """Σ parts as a binary tree of delayed additions, adjacent pairs level by
-    level: the shape and the order of every addition depend on len(parts) only."""
+    """Σ parts as a tree of delayed in-order sums of FAN_IN adjacent parts,
+    level by level, until at most FAN_IN are left: the shape and the order of
+    every addition depend on len(parts) only. Returns those last partials,
+    which the client adds in order (one hop fewer than a root on a worker)."""
     from dask import delayed
-    add = delayed(np.add, pure=True)
-    while len(parts) > 1:
-        parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    return parts[0]
+    add = delayed(ordered_sum, pure=True)
+    while len(parts) > FAN_IN:
+        parts = [add(*parts[i:i + FAN_IN]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), FAN_IN)]
+    return parts
 
 
 class DaskObjective(Problem):
@@ -133,7 +147,7 @@ class DaskObjective(Problem):
         from dask import delayed
         task = delayed(fn, pure=True)
         parts = [task(xc, yc, sc, self._spec, *args) for xc, yc, sc in self._chunks]
-        (total,) = dask.compute(tree_sum(parts))
+        total = ordered_sum(*dask.compute(*tree_sum(parts)))
         self.submissions += 1
         self.passes += 1
         return total
