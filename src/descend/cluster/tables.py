@@ -35,11 +35,10 @@ class Frame:
         if source.format == "parquet":
             self.frame = dd.read_parquet(source.files)
         else:
-            text = source.text
+            text = source.text  # pandas' missing-value strings are Arrow's
             self.frame = dd.read_csv(source.files, blocksize=CSV_BLOCK, dtype=self._csv_types(),
                                      encoding=text.encoding, decimal=text.decimal or ".",
-                                     thousands=text.thousands, sep=source.delimiter,
-                                     keep_default_na=False, na_values=[""])
+                                     thousands=text.thousands, sep=source.delimiter)
 
     def _csv_types(self):
         """pandas types to read CSV columns as: numbers as float64, the rest as text."""

@@ -61,7 +61,8 @@ def summarise_part(part, schema, target, features, options):
     numeric, categorical = split_columns(pa.schema([schema.field(f) for f in features]))
     stats = TableStatistics(numeric, categorical)
     kept = table.filter(pa.array(keep))
-    stats.update(kept.select(features))
+    for batch in kept.select(features).combine_chunks().to_batches():
+        stats.update(batch)  # record batches, as the single-machine pass gives them
     counts = pc.value_counts(pc.drop_null(labels.filter(pa.array(keep))))
     return {"rows": kept.num_rows, "stats": stats, "no_label": no_label,
             "missing": missing if not options.impute and not options.drop_missing else {},
