@@ -268,6 +268,7 @@ def test_a_worker_killed_mid_fit_changes_nothing(client):
     assert np.array_equal(disturbed.coef_, undisturbed.coef_)
     assert np.array_equal(disturbed.intercept_, undisturbed.intercept_)
     client.wait_for_workers(2, timeout=60)
+    assert victims[0][1] not in client.run(os.getpid).values()  # it did die
 
 
 def test_without_dask_the_error_names_the_extra(monkeypatch):
