@@ -353,3 +353,33 @@ def test_cli_scheduler_unreachable_is_one_line(parquet_folder, tmp_path):
     done = descend("predict", tmp_path / "m.json", parquet_folder, "-o", tmp_path / "out",
                    "--dask", "somewhere")
     assert done.returncode == 2 and "give 'local'" in done.stderr
+
+
+def test_partition_statistics_merge_as_one_pass():
+    """TableStatistics of two parts merged = one pass over both (the cluster's
+    preprocessing statistics): moments, counts, gaps and the first bad value's row."""
+    import pyarrow as pa
+    from descend.data.statistics import TableStatistics
+    rng = np.random.default_rng(13)
+    # the first part's text is all numbers: the first word is in the second
+    parts = [pa.table({"x": pa.array(np.append(rng.normal(5, 3, 400), np.nan)),
+                       "c": pa.array(list(rng.choice(words, 400)) + [words[0]])})
+             for words in (["1", "2", None], ["a", "b", None])]
+    whole = TableStatistics(["x"], ["c"])
+    for part in parts:
+        whole.update(part)
+    first, second = TableStatistics(["x"], ["c"]), TableStatistics(["x"], ["c"])
+    first.update(parts[0])
+    second.update(parts[1])
+    first.merge(second)
+    for name in ("count", "missing", "infinite", "largest"):
+        assert getattr(first.numeric["x"], name) == getattr(whole.numeric["x"], name)
+    assert first.numeric["x"].mean == pytest.approx(whole.numeric["x"].mean, rel=1e-14)
+    assert first.numeric["x"].m2 == pytest.approx(whole.numeric["x"].m2, rel=1e-12)
+    assert first.categorical["c"].value_counts()[0] == whole.categorical["c"].value_counts()[0]
+    assert first.categorical["c"].value_counts()[1].tolist() == \
+        whole.categorical["c"].value_counts()[1].tolist()
+    for name in ("missing", "present", "numbers", "example"):
+        assert getattr(first.categorical["c"], name) == getattr(whole.categorical["c"], name)
+    assert whole.categorical["c"].example[0] >= 401
+    assert first.rows == whole.rows == 802
