@@ -23,8 +23,12 @@ Run with ``make bench``. Prints the machine, library versions and a table:
 * then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
   epoch and time to the optimum against scikit-learn's multinomial solvers.
 
-``--only solvers``, ``--only files``, ``--only sparse`` or ``--only multinomial``
-runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
+* then the "dask" section (``benchmarks/dask_cluster.py``): descend on a
+  two-worker LocalCluster against dask-ml's solvers and against itself in
+  memory, with the passes over X and graph submissions per iteration.
+
+``--only solvers``, ``--only files``, ``--only sparse``, ``--only multinomial``
+or ``--only dask`` runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
 (files), DESCEND_BENCH_SPARSE_ROWS and DESCEND_BENCH_CODES_ROWS (sparse) to use
 fewer rows (for a quick look).
 """
@@ -228,7 +232,7 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial"],
+    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial", "dask"],
                         help="run one section: the in-process solver race, training "
                              "from files end to end, text-like sparse X, or K classes "
                              "(default: all)")
@@ -245,6 +249,11 @@ def main():
     if only in (None, "multinomial"):
         import multinomial
         multinomial.main()
+    if only in (None, "dask"):
+        # its own process, this folder not first on its path (see its docstring)
+        import subprocess
+        subprocess.run([sys.executable, "-P", os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "dask_cluster.py")], check=True)
 
 
 def solvers():

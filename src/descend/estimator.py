@@ -4,6 +4,7 @@ Validation, labels and fitted attributes live here; the maths lives in
 :mod:`descend.objective` and :mod:`descend.graph`, the loop in
 :mod:`descend.solver`.
 """
+import functools
 import numbers
 import sys
 
@@ -20,6 +21,7 @@ from sklearn.utils.validation import (
 
 from descend.engine.codes import is_coded, validate_coded
 from descend.engine.codes_objective import codes_objective
+from descend.cluster.arrays import is_dask
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
 from descend.engine.multinomial import MultinomialObjective
@@ -32,6 +34,18 @@ from descend.optim.solver import Solver
 
 SOLVERS = ("auto",) + tuple(RULES)
 PRECONDITIONERS = ("auto", "none", "diagonal", "full")
+
+
+def _lazy_on_dask(method):
+    """The prediction ``method``, lazy on dask input (:mod:`descend.cluster.predict`)."""
+    @functools.wraps(method)
+    def dispatch(self, X):
+        if is_dask(X):
+            from descend.cluster.predict import lazy
+            check_is_fitted(self)
+            return lazy(self, X, method.__name__)
+        return method(self, X)
+    return dispatch
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -186,6 +200,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              f"or None, got {seed!r}", random_state=None)
 
     def _validate_training_data(self, X, y, sample_weight, reset, set_classes=None):
+        if is_dask(X):  # a dask array or DataFrame: checked on the cluster
+            from descend.cluster.arrays import validate_training_data
+            return validate_training_data(self, X, y, sample_weight, reset, set_classes)
         X, y = _validate(self, X, y, dtype=[np.float64, np.float32], order="C",
                          accept_sparse="csr", reset=reset, y_numeric=False)
         check_classification_targets(y)
@@ -235,6 +252,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- training -----------------------------------------------------------
     def _objective(self, X, y01, sample_weight):
+        if is_dask(X):  # one map-reduce over the chunks per evaluation
+            from descend.cluster.arrays import make_objective as dask_objective
+            return dask_objective(self, X, y01, sample_weight)
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
         if is_coded(X):
@@ -380,6 +400,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------
     # (sparse X: z = X w by scipy's CSR product, X is not densified)
+    @_lazy_on_dask
     def decision_function(self, X):
         """z = X w + b, shape (m,): the logit of the positive class; for K ≥ 3
         classes Z = X Wᵀ + b, shape (m, K), one logit per class."""
@@ -390,6 +411,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return X @ self.coef_.ravel().astype(X.dtype) + self.intercept_.astype(X.dtype)[0]
 
+    @_lazy_on_dask
     def predict_proba(self, X):
         """[1 − a, a] with a = σ(z), shape (m, 2); for K ≥ 3 classes
         softmax(Z), shape (m, K). Columns in ``classes_`` order, rows sum to 1."""
@@ -399,6 +421,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         a = sigmoid(z)
         return np.column_stack([1 - a, a])
 
+    @_lazy_on_dask
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
         z = self.decision_function(X)
@@ -406,6 +429,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return log_softmax(z)
         return np.column_stack([log_sigmoid(-z), log_sigmoid(z)])
 
+    @_lazy_on_dask
     def predict(self, X):
         """The label whose probability is largest (two classes: z > 0 → ``classes_[1]``)."""
         z = self.decision_function(X)

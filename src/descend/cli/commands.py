@@ -88,14 +88,18 @@ class _Predictions:
         self.skipped += predictions.column(0).null_count
 
 
-def run_evaluate(model_path, data, target, plot_path, text_format=None):
+def run_evaluate(model_path, data, target, plot_path, text_format=None, scorer=None):
+    """``descend evaluate``; ``scorer(model, column_types)`` may compute the
+    :class:`Scores` elsewhere (``--dask``: on a cluster)."""
     check_suffix(plot_path, (".png", ".svg", ".pdf"), "--plot")
     prepare_outputs({"MODEL": model_path, "DATA": data}, {"--plot": plot_path})
     model = load_model(model_path)
-    source = open_source(data, {**model.preprocessor.column_types(),
-                                (target or model.target): pa.string()},
-                         text_format=text_format)
-    scores = model.score_rows(StreamRows(source), target, str(data))
+    column_types = {**model.preprocessor.column_types(), (target or model.target): pa.string()}
+    if scorer is not None:
+        scores = scorer(model, column_types)
+    else:
+        source = open_source(data, column_types, text_format=text_format)
+        scores = model.score_rows(StreamRows(source), target, str(data))
     if plot_path:
         from descend.viz.plots import confusion_figure, roc_figure, save_figure
         # K classes: the confusion heat map (one ROC curve per class would crowd it)

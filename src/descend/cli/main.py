@@ -91,6 +91,9 @@ def cli():
               show_default=True, help="Text columns as one-hot columns of X, or as one "
               "integer code each beside the numbers (the same model; auto: codes above "
               "32 levels or a large one-hot block).")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @text_format_options
 def train(data, target, model_path, **options):
@@ -111,15 +114,22 @@ def train(data, target, model_path, **options):
 @click.argument("model", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.argument("data", type=click.Path(readable=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(readable=False, dir_okay=False, path_type=Path),
-              help="CSV or Parquet file for the predictions (default: standard output).")
+              help="CSV or Parquet file for the predictions (default: standard output); "
+              "with --dask, a folder of Parquet parts.")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @text_format_options
-def predict(model, data, output, **reading):
+def predict(model, data, output, dask_address, **reading):
     """Predict the label and probability of every row of DATA.
 
     \b
     Example:
       descend predict churn.json new_customers.csv -o predictions.csv
     """
+    if dask_address:  # a folder of Parquet parts, one per partition
+        from descend.cli.cluster_commands import predict_with_dask
+        return predict_with_dask(model, data, output, text_format_from(reading), dask_address)
     from descend.cli.commands import run_predict
     run_predict(model, data, output, text_format_from(reading))
 
@@ -130,8 +140,11 @@ def predict(model, data, output, **reading):
 @click.option("--target", "-t", help="Column with the true labels (default: the model's).")
 @click.option("--plot", "plot_path", type=click.Path(readable=False, dir_okay=False, path_type=Path),
               help="Draw the ROC curve (.png/.svg); for K classes the confusion heat map.")
+@click.option("--dask", "dask_address", metavar="local|tcp://HOST:PORT",
+              help="Run on a Dask cluster: 'local' starts one on this machine's cores, an "
+              "address uses a running scheduler (needs pip install descend[dask]).")
 @text_format_options
-def evaluate(model, data, target, plot_path, **reading):
+def evaluate(model, data, target, plot_path, dask_address, **reading):
     """Log-loss, accuracy, precision, recall, ROC AUC and confusion matrix.
 
     \b
@@ -139,7 +152,11 @@ def evaluate(model, data, target, plot_path, **reading):
       descend evaluate churn.json test.csv --target churned --plot roc.png
     """
     from descend.cli.commands import run_evaluate
-    run_evaluate(model, data, target, plot_path, text_format_from(reading))
+    text_format, scorer = text_format_from(reading), None
+    if dask_address:  # labels and probabilities computed on the cluster
+        from descend.cli.cluster_commands import dask_scorer
+        scorer = dask_scorer(data, target, text_format, dask_address)
+    run_evaluate(model, data, target, plot_path, text_format, scorer)
 
 
 @cli.command()

@@ -48,6 +48,9 @@ def train_options_from(target, options):
 
 def train_from_files(data, train_options, options, callback, solver_state=None):
     """Read (or stream) the data, prepare it and fit: the :class:`TableModel`."""
+    if options.get("dask_address"):  # the files read, prepared and fitted on a cluster
+        from descend.cli.cluster_commands import train_with_dask
+        return train_with_dask(data, train_options, options, callback, solver_state)
     limit = parse_size(options["memory_limit"]) if options["memory_limit"] else None
     source = open_source(data, text_format=options["text_format"])
     with MatrixStorage(limit, train_options.dtype) as storage:

@@ -38,11 +38,25 @@ class NumericStatistics:
         with np.errstate(over="ignore", invalid="ignore"):  # huge values: checked later
             mean = float(np.mean(present))
             m2 = float(np.sum((present - mean) ** 2))
-        n, total = len(present), self.count + len(present)
+        self._combine(len(present), mean, m2)
+
+    def _combine(self, n, mean, m2):
+        """Add n values of this mean and sum of squared deviations (Chan)."""
+        total = self.count + n
         delta = mean - self.mean
         self.m2 += m2 + delta * delta * self.count * n / total
         self.mean += delta * n / total
         self.count = total
+
+    def merge(self, other):
+        """Add the statistics of the rows that follow, gathered elsewhere."""
+        self.missing += other.missing
+        self.infinite += other.infinite
+        self.largest = max(self.largest, other.largest)
+        if self.kept is not None:
+            self.kept += other.kept
+        if other.count:
+            self._combine(other.count, other.mean, other.m2)
 
     def values(self):
         return np.concatenate(self.kept) if self.kept else np.empty(0)
@@ -80,6 +94,16 @@ class TextStatistics:
             self.locale_numbers += kinds.locale_number_count(values, times)
         self.counts.append(counts)
 
+    def merge(self, other, first_row):
+        """Add the statistics of the rows from ``first_row`` on, gathered elsewhere."""
+        self.missing += other.missing
+        self.numbers += other.numbers
+        self.present += other.present
+        self.locale_numbers += other.locale_numbers
+        if self.example is None and other.example is not None:
+            self.example = (first_row + other.example[0], other.example[1])
+        self.counts += other.counts
+
     def value_counts(self):
         """(values sorted as text, their counts) over every block."""
         if not self.counts:
@@ -115,6 +139,15 @@ class TableStatistics:
         for name, stats in self.categorical.items():
             stats.update(kinds.as_text(batch.column(name)), self.rows)
         self.rows += batch.num_rows
+
+    def merge(self, other):
+        """Add the statistics of the rows that follow (another part of the
+        table, a Dask partition), as if this pass had gone on over them."""
+        for name, stats in self.numeric.items():
+            stats.merge(other.numeric[name])
+        for name, stats in self.categorical.items():
+            stats.merge(other.categorical[name], self.rows)
+        self.rows += other.rows
 
     def check(self):
         """Refuse text columns that are mostly numbers, and infinite or huge values."""

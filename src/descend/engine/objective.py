@@ -37,6 +37,16 @@ def raise_magnitude_error(X):
                     "of ten, take its log, or use StandardScaler)")
 
 
+def moments_from_sums(total, square, S, X):
+    """(mean, standard deviation) of each column from Σ sᵢxᵢ and Σ sᵢxᵢ² over
+    the rows (float64) and their total weight S; X only names a culprit."""
+    mean = total / S
+    var = np.maximum(square / S - mean**2, 0.0)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+        raise_magnitude_error(X)
+    return mean, np.sqrt(var)
+
+
 class Objective(Problem):
     """Mean weighted log-loss plus L2, evaluated block by block.
 
@@ -219,13 +229,8 @@ class Objective(Problem):
         """Weighted mean and standard deviation of each column, float64, one pass."""
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             parts = self._map(self._moment_rows)
-        total = sum(p[0] for p in parts)
-        square = sum(p[1] for p in parts)
-        mean = total / self.S
-        var = np.maximum(square / self.S - mean**2, 0.0)
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
-            raise_magnitude_error(self.X)
-        return mean, np.sqrt(var)
+        return moments_from_sums(sum(p[0] for p in parts), sum(p[1] for p in parts),
+                                 self.S, self.X)
 
     def _moment_rows(self, lo, hi):
         total, square = np.zeros(self.n_features), np.zeros(self.n_features)

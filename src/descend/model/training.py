@@ -236,8 +236,9 @@ def fit_prepared(prepared, options, callback=None, solver_state=None):
     return model, clf
 
 
-def summarise(model, clf, prepared, seconds):
-    """The report ``descend train`` prints and the model file keeps."""
+def summarise(model, clf, prepared, seconds, train_metrics=None):
+    """The report ``descend train`` prints and the model file keeps
+    (``train_metrics``: those of the training rows, when computed elsewhere)."""
     X, y = prepared.train
     report = {"rows": int(len(y)), "dropped_missing": sum(prepared.dropped.values()),
               "dropped": prepared.dropped,
@@ -246,7 +247,7 @@ def summarise(model, clf, prepared, seconds):
                  if len(prepared.classes) == 2 else {"classes": list(prepared.classes)}),
               "iterations": int(clf.n_iter_), "converged": bool(clf.converged_),
               "warnings": [str(w) for w in model.warnings],
-              "train": model.metrics(y, model.probabilities(X)),
+              "train": train_metrics or model.metrics(y, model.probabilities(X)),
               "seconds": sum(seconds.values()), "timings": seconds}
     if prepared.validation is not None:
         Xv, yv = prepared.validation
