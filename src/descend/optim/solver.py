@@ -16,7 +16,8 @@ from descend.optim.precondition import (
     FactoredCurvature,
     make_preconditioner,
 )
-from descend.optim.rules import make_rule
+from descend.optim.proximal import ProximalStep, soft_threshold
+from descend.optim.rules import make_rule, with_link_after_step
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
 RISE_FACTOR = 10.0
@@ -116,14 +117,25 @@ class Solver:
     monitor : callable(θ) -> dict, or None
         More numbers for each iteration's history record, from θ in the
         user's coordinates (a validation loss).
+    penalty : :class:`~descend.optim.proximal.L1Penalty` or None
+        A non-smooth λ₁‖w‖₁ added to the objective: each step is then a
+        proximal gradient step (the gradient step, then soft-thresholding in
+        the metric's coordinates), the loss J + λ₁‖w‖₁, and the stopping
+        measure ½‖G‖²/L with G = (θ′ − prox(θ′ − g′/L))·L the gradient
+        mapping (g′ when nothing is thresholded). The metric must be
+        separable: "auto" gives "diagonal" for α = auto.
     """
 
     def __init__(self, rule="auto", learning_rate="auto", preconditioner="auto",
                  max_iter=1000, tol=1e-9, batch_size=None, random_state=None,
-                 callback=None, refresh_curvature=True, monitor=None):
+                 callback=None, refresh_curvature=True, monitor=None, penalty=None):
         self.refresh_curvature = refresh_curvature
         self.monitor = monitor
         self.rule = make_rule("nesterov" if rule == "auto" else rule)
+        self.penalty = penalty
+        if penalty is not None:
+            self.proximal = ProximalStep()
+            self.rule = with_link_after_step(self.rule, self.proximal)
         self.learning_rate = learning_rate
         self.preconditioner = preconditioner
         self.max_iter = max_iter
@@ -144,7 +156,7 @@ class Solver:
         if self.fixed_step:
             return "none"
         if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
-                and objective.curvature_is_cheap):
+                and objective.curvature_is_cheap and self.penalty is None):
             return "full"
         return "diagonal"
 
@@ -268,6 +280,17 @@ class _Run:
         # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
         # of float64's (1e5·eps² would stop an iteration early, at ~3e-5).
         self.tol_floor = 1e3 * eps * eps
+        self.thresholds = None
+        if solver.penalty is not None:
+            self.thresholds = solver.penalty.scaled_thresholds(precond)
+            solver.proximal.thresholds = self.thresholds
+
+    def evaluate(self, theta, rows=None):
+        """J(θ) (plus the L1 penalty, if any) and ∇J(θ) of the smooth part."""
+        loss, grad = self.objective.loss_grad(theta, rows=rows)
+        if self.solver.penalty is not None:
+            loss += self.solver.penalty.value(theta)
+        return loss, grad
 
     def loop(self, state, stop):
         step = self.full_batch_iteration if self.solver.batch_size is None else self.epoch
@@ -282,7 +305,7 @@ class _Run:
     def full_batch_iteration(self, state):
         precond = self.precond
         theta = precond.from_scaled(state.theta)
-        loss, grad = self.objective.loss_grad(theta)
+        loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
@@ -294,7 +317,7 @@ class _Run:
         self.record(state, loss, grad, g, theta)
         if self.converged(state, loss):
             return
-        if not self.objective.has_penalty and loss < SEPARATED_LOSS:
+        if not (self.objective.has_penalty or self.solver.penalty) and loss < SEPARATED_LOSS:
             state.separated = True  # the estimator warns; θ separates the classes
             return
         if self.should_refresh(state):
@@ -341,7 +364,7 @@ class _Run:
             state.theta, state.rule_state = self.rule.step(
                 state.theta, precond.grad_to_scaled(grad), state.rule_state, lr)
         theta = precond.from_scaled(state.theta)
-        loss, grad = self.objective.loss_grad(theta)
+        loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
@@ -389,6 +412,10 @@ class _Run:
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
     def record(self, state, loss, grad, g, theta):
+        if self.thresholds is not None:  # the gradient mapping at θ′
+            step = state.ref_step
+            g = (state.theta - soft_threshold(state.theta - step * g,
+                                              step * self.thresholds)) / step
         state.measure = 0.5 * float(g @ g) * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
                               "grad_norm": float(np.linalg.norm(grad)),
