@@ -191,6 +191,7 @@ class LogisticRegressionCV(LogisticRegression):
             final.coef_, final.intercept_ = warm.coef_, warm.intercept_
             final.fit(X, y, sample_weight=sample_weight)
             coef, intercept, self.n_iter_final_ = final.coef_, final.intercept_, final.n_iter_
+            self.history_ = final.history_
         else:
             best = [np.unravel_index(np.argmax(s), s.shape) for s in scores]
             theta = np.mean([paths[f, i, j] for f, (i, j) in enumerate(best)], axis=0)
@@ -198,6 +199,7 @@ class LogisticRegressionCV(LogisticRegression):
             coef, intercept = warm.coef_.astype(X.dtype), warm.intercept_.astype(X.dtype)
             C = float(np.mean([self.Cs_[i] for i, _ in best]))
             rho = None if ratios == [None] else float(np.mean([ratios[j] for _, j in best]))
+            self.history_, self.n_iter_final_ = [], 0
         repeat = K if K > 2 else 1
         self.C_ = np.full(repeat, C)
         self.l1_ratio_ = np.full(repeat, {None: {"l1": 1.0}.get(self.penalty, 0.0)}.get(rho, rho))

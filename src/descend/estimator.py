@@ -208,9 +208,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              penalty=None)
         if self.penalty != "elasticnet":
             if self.l1_ratio is not None:
-                raise UsageError(f"{{l1_ratio}} is only used with penalty 'elasticnet', not "
-                                 f"{self.penalty!r}; set penalty='elasticnet' or drop "
-                                 "l1_ratio", l1_ratio=None)
+                raise UsageError(f"{{l1_ratio}} is only used with {{penalty}} 'elasticnet', "
+                                 f"not {self.penalty!r}: set {{penalty}} to 'elasticnet' or "
+                                 "leave out {l1_ratio}", l1_ratio=None, penalty=None)
         elif not (isinstance(self.l1_ratio, numbers.Real) and not isinstance(self.l1_ratio, bool)
                   and 0 <= self.l1_ratio <= 1):
             raise UsageError(f"{{l1_ratio}} must be a number in [0, 1] with penalty "
