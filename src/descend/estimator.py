@@ -79,8 +79,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         intercept is not penalised.
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
         None: no penalty (``C`` is ignored). "l1" and "elasticnet" need
-        ``solver`` "auto", "nesterov" or "gd", full batches, and a separable
-        metric (``preconditioner`` "auto", "diagonal" or "none").
+        ``solver`` "auto", "nesterov" or "gd" and full batches. In the
+        "full" metric (the default up to 1024 parameters) each step's
+        threshold is a small lasso in the curvature B, solved by coordinate
+        descent (a proximal Newton step once B is the Hessian); in the
+        "diagonal" one it is soft-thresholding, coordinate by coordinate.
     l1_ratio : float in [0, 1] or None, default=None
         ρ of the elastic net; only with ``penalty="elasticnet"``, where it is
         required.
@@ -225,10 +228,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if self.batch_size is not None:
             raise UsageError(f"{{batch_size}} must be None (full batches) with penalty "
                              f"{self.penalty!r}", batch_size=None)
-        if self.preconditioner == "full":
-            raise UsageError(f"{{preconditioner}} 'full' is not separable, so the L1 "
-                             f"threshold of penalty {self.penalty!r} cannot apply in its "
-                             "coordinates; use 'auto' or 'diagonal'", preconditioner=None)
 
     @property
     def _rho(self):

@@ -16,7 +16,7 @@ from descend.optim.precondition import (
     FactoredCurvature,
     make_preconditioner,
 )
-from descend.optim.proximal import ProximalStep, soft_threshold
+from descend.optim.proximal import ProximalStep
 from descend.optim.rules import make_rule, with_link_after_step
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
@@ -122,8 +122,10 @@ class Solver:
         proximal gradient step (the gradient step, then soft-thresholding in
         the metric's coordinates), the loss J + λ₁‖w‖₁, and the stopping
         measure ½‖G‖²/L with G = (θ′ − prox(θ′ − g′/L))·L the gradient
-        mapping (g′ when nothing is thresholded). The metric must be
-        separable: "auto" gives "diagonal" for α = auto.
+        mapping (g′ when nothing is thresholded). In the "full" metric the
+        threshold is the lasso of :class:`~descend.optim.proximal.MetricLasso`
+        (proximal Newton once the curvature is refreshed); the point returned
+        is the proximal step from the last evaluated point, with exact zeros.
     """
 
     def __init__(self, rule="auto", learning_rate="auto", preconditioner="auto",
@@ -155,8 +157,11 @@ class Solver:
             return self.preconditioner
         if self.fixed_step:
             return "none"
+        # K classes with an L1 part: the bound is singular along the classes'
+        # common shift, where coordinate descent on the metric's lasso crawls
+        k_class_l1 = self.penalty is not None and getattr(objective, "n_outputs", 1) > 1
         if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
-                and objective.curvature_is_cheap and self.penalty is None):
+                and objective.curvature_is_cheap and not k_class_l1):
             return "full"
         return "diagonal"
 
@@ -230,7 +235,11 @@ class Solver:
                 state = self.initial_state(objective, run.precond, theta0)
             stop = self.max_iter if iterations is None else state.iteration + iterations
             run.loop(state, stop)
-        return SolverResult(run.precond.from_scaled(state.theta), state, run.precond)
+        # with a penalty: the proximal step from the last evaluated point (exact
+        # zeros; as close to the optimum as the stopping measure says)
+        theta = run.prox_point if run.prox_point is not None else \
+            run.precond.from_scaled(state.theta)
+        return SolverResult(theta, state, run.precond)
 
     def check_resumable(self, state, n_params):
         """A :class:`DataError` unless ``state`` is one this solver could have
@@ -280,10 +289,9 @@ class _Run:
         # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
         # of float64's (1e5·eps² would stop an iteration early, at ~3e-5).
         self.tol_floor = 1e3 * eps * eps
-        self.thresholds = None
+        self.prox_point = None  # θ of the last proximal step from an evaluated point
         if solver.penalty is not None:
-            self.thresholds = solver.penalty.scaled_thresholds(precond)
-            solver.proximal.thresholds = self.thresholds
+            solver.proximal.bind(solver.penalty, precond)
 
     def evaluate(self, theta, rows=None):
         """J(θ) (plus the L1 penalty, if any) and ∇J(θ) of the smooth part."""
@@ -343,6 +351,8 @@ class _Run:
     def refresh(self, state, theta):
         """Make the metric the Hessian at θ; momentum restarts in new coordinates."""
         self.precond = FactoredCurvature(self.objective.curvature(theta))
+        if self.solver.penalty is not None:
+            self.solver.proximal.bind(self.solver.penalty, self.precond)
         state.curvature_at = np.array(theta)
         state.theta = self.precond.to_scaled(theta)
         state.rule_state = self.rule.init(state.theta)
@@ -412,10 +422,11 @@ class _Run:
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
     def record(self, state, loss, grad, g, theta):
-        if self.thresholds is not None:  # the gradient mapping at θ′
-            step = state.ref_step
-            g = (state.theta - soft_threshold(state.theta - step * g,
-                                              step * self.thresholds)) / step
+        if self.solver.penalty is not None:  # the gradient mapping at θ′
+            step, proximal = state.ref_step, self.solver.proximal
+            mapped = proximal.prox(state.theta - step * g, step)
+            self.prox_point = proximal.user_point(mapped, self.precond)
+            g = (state.theta - mapped) / step
         state.measure = 0.5 * float(g @ g) * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
                               "grad_norm": float(np.linalg.norm(grad)),
