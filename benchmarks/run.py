@@ -19,9 +19,12 @@ Run with ``make bench``. Prints the machine, library versions and a table:
 
 * then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
   epoch and time to the optimum against scikit-learn's multinomial solvers.
+* then the "penalties" section (``benchmarks/penalties.py``): L1 and elastic
+  net against saga and liblinear, LogisticRegressionCV against scikit-learn's.
 
-``--only solvers``, ``--only files``, ``--only sparse`` or ``--only multinomial``
-runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
+``--only solvers``, ``--only files``, ``--only sparse``, ``--only multinomial``
+or ``--only penalties`` runs one section (penalties: its own row counts, see
+its docstring). Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
 (files) or DESCEND_BENCH_SPARSE_ROWS (sparse) to use fewer rows (for a quick look).
 """
 import argparse
@@ -224,7 +227,8 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial"],
+    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial",
+                                           "penalties"],
                         help="run one section: the in-process solver race, training "
                              "from files end to end, text-like sparse X, or K classes "
                              "(default: all)")
@@ -241,6 +245,9 @@ def main():
     if only in (None, "multinomial"):
         import multinomial
         multinomial.main()
+    if only in (None, "penalties"):
+        import penalties
+        penalties.main()
 
 
 def solvers():

@@ -55,6 +55,17 @@ def example_inline(x, y, w, b):
     return np.array(xs), y, np.array(ws), b, None, None, None
 
 
+def _print_json(result, proximal, names):
+    """The step (and the threshold after it, with --l1) as JSON."""
+    payload = result.to_json()
+    if proximal is not None:
+        payload["l1"] = {"lambda": proximal.l1, "threshold": proximal.threshold,
+                         "w_new": proximal.w_new.tolist(), "b_new": proximal.b_new}
+    if names:
+        payload["feature_names"] = names
+    click.echo(json.dumps(payload, indent=1, allow_nan=False))
+
+
 @click.command()
 @click.option("--model", "model_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.option("--data", "data_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
@@ -121,14 +132,7 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, l1, show_all, as_json
     if drawn and as_json:
         click.echo(drawn, err=True)
     if as_json:
-        payload = result.to_json()
-        if proximal is not None:
-            payload["l1"] = {"lambda": proximal.l1, "threshold": proximal.threshold,
-                             "w_new": proximal.w_new.tolist(), "b_new": proximal.b_new}
-        if names:
-            payload["feature_names"] = names
-        click.echo(json.dumps(payload, indent=1, allow_nan=False))
-        return
+        return _print_json(result, proximal, names)
     names = [printable(n) for n in names] if names else names  # text from the data
     if sources:
         from descend.lesson.units import Source
