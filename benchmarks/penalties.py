@@ -120,7 +120,8 @@ def race(X, y, C, rho, solvers, fit_intercept=True):
                 # the first run that reaches the gap (or the last one tried) is kept
                 runs.append((f"sklearn {solver}", model, seconds, f"tol {tol:g}"))
                 break
-    F = [penalised_value(X, y, r[1].coef_, np.atleast_1d(r[1].intercept_)[0], C, rho) for r in runs]
+    F = [penalised_value(X, y, r[1].coef_, np.atleast_1d(r[1].intercept_)[0], C, rho)
+         for r in runs]
     F_star = min(F + [F_ref])
     rows = []
     for (label, model, seconds, note), value in zip(runs, F):
@@ -131,7 +132,8 @@ def race(X, y, C, rho, solvers, fit_intercept=True):
 
 
 def _gap(X, y, model, C, rho, F_star):
-    return (penalised_value(X, y, model.coef_, np.atleast_1d(model.intercept_)[0], C, rho) - F_star) / F_star
+    value = penalised_value(X, y, model.coef_, np.atleast_1d(model.intercept_)[0], C, rho)
+    return (value - F_star) / F_star
 
 
 def print_race(title, rows):

@@ -69,7 +69,8 @@ def test_proximal_link_thresholds_by_the_step_and_spares_the_intercept():
     link.thresholds = np.array([2.0, 2.0, 0.0])
     theta = np.array([1.0, 0.5, 0.1])
     u, _ = link.update(np.array([0.5, -0.1, -0.3]), {}, theta, 0.25)
-    np.testing.assert_allclose(theta + u, [1.0, 0.0, -0.2])  # 1.5 − 0.5, 0.4 → 0, b moves freely
+    # 1.5 − 0.5; 0.4 → 0; b moves freely
+    np.testing.assert_allclose(theta + u, [1.0, 0.0, -0.2])
 
 
 def test_thresholds_follow_the_diagonal_metric():

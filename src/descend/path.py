@@ -129,7 +129,7 @@ class PenaltyPath:
         return self.full.loss_grad(theta)[1].reshape(self.rows, -1)[:, :self.n]
 
     def _strong_rule(self, theta, l1, previous_l1):
-        """Features kept at λ₁: |∂J/∂wⱼ| ≥ 2λ₁ − λ₁_prev for some class, or wⱼ ≠ 0."""
+        """Features kept at λ₁: |∂J/∂wⱼ| ≥ 2λ₁ − λ₁_prev (some class), or wⱼ ≠ 0."""
         g = np.abs(self._weights_grad(theta))
         W = theta.reshape(self.rows, -1)[:, :self.n]
         return np.any(g >= 2 * l1 - previous_l1, axis=0) | np.any(W != 0, axis=0)
