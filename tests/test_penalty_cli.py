@@ -58,7 +58,7 @@ def test_c_cv_prints_the_choice_and_draws_the_path(wide, tmp_path):
     (["--penalty", "elasticnet"], "--l1-ratio"),
     (["--penalty", "l1", "--solver", "adam"], "--solver"),
     (["--C", "abc"], "'abc' is not a number or 'cv'"),
-    (["--C", "-1"], "must be positive"),
+    (["--C", "-1"], "--C must be a positive number"),
     (["--plot-path", "p.png"], "--plot-path draws the path of --C cv"),
     (["--C", "cv", "--plot-path", "p.txt"], "--plot-path p.txt: use a file ending in .png"),
     (["--C", "cv", "--penalty", "none"], "--C 'cv' chooses the strength of a penalty"),

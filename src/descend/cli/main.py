@@ -27,15 +27,13 @@ def _comma_list(ctx, param, value):
 
 
 def _inverse_strength(ctx, param, value):
+    """A number (the estimator checks that it is positive) or "cv"."""
     if value == "cv":
         return value
     try:
-        C = float(value)
+        return float(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a number or 'cv'") from None
-    if not C > 0:
-        raise click.BadParameter("must be positive, e.g. 1.0 (or 'cv')")
-    return C
 
 
 def _learning_rate(ctx, param, value):
