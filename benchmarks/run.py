@@ -22,13 +22,15 @@ Run with ``make bench``. Prints the machine, library versions and a table:
 
 * then the "multinomial" section (``benchmarks/multinomial.py``): the K-class
   epoch and time to the optimum against scikit-learn's multinomial solvers.
-
+* then the "penalties" section (``benchmarks/penalties.py``): L1 and elastic
+  net against saga and liblinear, LogisticRegressionCV against scikit-learn's.
 * then the "dask" section (``benchmarks/dask_cluster.py``): descend on a
   two-worker LocalCluster against dask-ml's solvers and against itself in
   memory, with the passes over X and graph submissions per iteration.
 
-``--only solvers``, ``--only files``, ``--only sparse``, ``--only multinomial``
-or ``--only dask`` runs one section. Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
+``--only solvers``, ``--only files``, ``--only sparse``, ``--only multinomial``,
+``--only penalties`` or ``--only dask`` runs one section (penalties: its own row
+counts, see its docstring). Set DESCEND_BENCH_ROWS (solvers), DESCEND_BENCH_FILE_ROWS
 (files), DESCEND_BENCH_SPARSE_ROWS and DESCEND_BENCH_CODES_ROWS (sparse) to use
 fewer rows (for a quick look).
 """
@@ -232,7 +234,8 @@ def peak_memory_ratio(X, y):
 
 def main():
     parser = argparse.ArgumentParser(description="descend's benchmarks (make bench)")
-    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial", "dask"],
+    parser.add_argument("--only", choices=["solvers", "files", "sparse", "multinomial",
+                                           "penalties", "dask"],
                         help="run one section: the in-process solver race, training "
                              "from files end to end, text-like sparse X, or K classes "
                              "(default: all)")
@@ -249,6 +252,9 @@ def main():
     if only in (None, "multinomial"):
         import multinomial
         multinomial.main()
+    if only in (None, "penalties"):
+        import penalties
+        penalties.main()
     if only in (None, "dask"):
         # its own process, this folder not first on its path (see its docstring)
         import subprocess

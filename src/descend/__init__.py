@@ -17,7 +17,7 @@ from descend.exceptions import (
 )
 
 __version__ = "0.1.0"
-__all__ = ["LogisticRegression", "step", "DescendError", "DataError", "UsageError",
+__all__ = ["LogisticRegression", "LogisticRegressionCV", "step", "DescendError", "DataError", "UsageError",
            "DivergenceError", "ModelFileError", "__version__"]
 
 
@@ -25,6 +25,9 @@ def __getattr__(name):
     if name == "LogisticRegression":
         from descend.estimator import LogisticRegression
         return LogisticRegression
+    if name == "LogisticRegressionCV":
+        from descend.cv import LogisticRegressionCV
+        return LogisticRegressionCV
     if name == "step":
         from descend.lesson.one_step import step
         return step

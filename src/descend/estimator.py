@@ -29,11 +29,15 @@ from descend.engine.numerics import log_sigmoid, sigmoid
 from descend.engine.objective import Objective
 from descend.engine.softmax import log_softmax, softmax
 from descend.exceptions import DataError, UsageError, warn_not_converged
+from descend.optim.proximal import L1Penalty, penalised_mask
 from descend.optim.rules import RULES
 from descend.optim.solver import Solver
 
 SOLVERS = ("auto",) + tuple(RULES)
 PRECONDITIONERS = ("auto", "none", "diagonal", "full")
+PENALTIES = ("l2", "l1", "elasticnet", None)
+#: Update rules that take proximal steps (an L1 part): the step, then the threshold.
+PROXIMAL_SOLVERS = ("auto", "nesterov", "gd")
 
 
 def _lazy_on_dask(method):
@@ -62,7 +66,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         J(W, b) = Σᵢ sᵢ [logsumexp(zᵢ) − z_{i,yᵢ}] / Σᵢ sᵢ + ‖W‖²_F / (2 C Σᵢ sᵢ),
         zᵢ = W xᵢ + b,  aᵢ = softmax(zᵢ),
 
-    so both reach the same optimum for the same ``C``. Each gradient is one
+    so both reach the same optimum for the same ``C``. With ``penalty`` "l1" or
+    "elasticnet" the penalty is scikit-learn's ``saga`` one,
+
+        (1/(C Σᵢ sᵢ))·[(1 − ρ)/2 ‖w‖² + ρ ‖w‖₁],  ρ = ``l1_ratio`` (1 for "l1"),
+
+    (‖W‖₁ over every entry for K classes), and each step is a proximal
+    gradient step: the gradient step, then every weight shrunk towards zero
+    by the step times ρ/(C Σᵢ sᵢ), to exactly zero when it would cross it.
+    Each gradient is one
     run of the lesson's computation graph (dz = a − y, dw = Xᵀdz, db = Σ dz;
     for K classes dZ = A − Y, dW = dZᵀX, db = Σ dZ) over row blocks of X, in
     one pass.
@@ -83,8 +95,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     C : float, default=1.0
-        Inverse L2 strength, > 0; ``np.inf`` for no penalty. The intercept is
-        not penalised.
+        Inverse penalty strength, > 0; ``np.inf`` for no penalty. The
+        intercept is not penalised.
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        None: no penalty (``C`` is ignored). "l1" and "elasticnet" need
+        ``solver`` "auto", "nesterov" or "gd" and full batches. In the
+        "full" metric (the default up to 1024 parameters) each step's
+        threshold is a small lasso in the curvature B, solved by coordinate
+        descent (a proximal Newton step once B is the Hessian); in the
+        "diagonal" one it is soft-thresholding, coordinate by coordinate.
+    l1_ratio : float in [0, 1] or None, default=None
+        ρ of the elastic net; only with ``penalty="elasticnet"``, where it is
+        required.
     fit_intercept : bool, default=True
     solver : {"auto", "gd", "momentum", "nesterov", "adam"}, default="auto"
         Update rule. "auto" is Nesterov with adaptive restart; "gd" with a
@@ -140,11 +162,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``elapsed`` (seconds since the start).
     """
 
-    def __init__(self, *, C=1.0, fit_intercept=True, solver="auto", learning_rate="auto",
-                 preconditioner="auto", batch_size=None, max_iter=1000, tol=1e-10,
-                 class_weight=None, random_state=None, warm_start=False, verbose=0,
-                 n_jobs=None, callback=None):
+    def __init__(self, *, C=1.0, penalty="l2", l1_ratio=None, fit_intercept=True,
+                 solver="auto", learning_rate="auto", preconditioner="auto", batch_size=None,
+                 max_iter=1000, tol=1e-10, class_weight=None, random_state=None,
+                 warm_start=False, verbose=0, n_jobs=None, callback=None):
         self.C = C
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.learning_rate = learning_rate
@@ -193,11 +217,49 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 or isinstance(self.class_weight, dict)):
             raise UsageError(f"{{class_weight}} must be 'balanced', a dict or None, got "
                              f"{self.class_weight!r}", class_weight=None)
+        self._check_penalty()
         seed = self.random_state
         if not (seed is None or isinstance(seed, np.random.Generator) or (
                 isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)):
             raise UsageError(f"{{random_state}} must be a whole number ≥ 0, a numpy Generator "
                              f"or None, got {seed!r}", random_state=None)
+
+    def _check_penalty(self):
+        """``penalty`` and ``l1_ratio``, and what an L1 part needs of the solver."""
+        if self.penalty not in PENALTIES:
+            raise UsageError(f"{{penalty}} must be one of {PENALTIES}, got {self.penalty!r}",
+                             penalty=None)
+        if self.penalty != "elasticnet":
+            if self.l1_ratio is not None:
+                raise UsageError(f"{{l1_ratio}} is only used with {{penalty}} 'elasticnet', "
+                                 f"not {self.penalty!r}: set {{penalty}} to 'elasticnet' or "
+                                 "leave out {l1_ratio}", l1_ratio=None, penalty=None)
+        elif not (isinstance(self.l1_ratio, numbers.Real) and not isinstance(self.l1_ratio, bool)
+                  and 0 <= self.l1_ratio <= 1):
+            raise UsageError(f"{{l1_ratio}} must be a number in [0, 1] with penalty "
+                             f"'elasticnet', got {self.l1_ratio!r} (for example 0.5)",
+                             l1_ratio=None)
+        if self._rho == 0:
+            return
+        if self.solver not in PROXIMAL_SOLVERS:
+            raise UsageError(f"{{solver}} {self.solver!r} cannot take proximal steps; with "
+                             f"penalty {self.penalty!r} use one of {PROXIMAL_SOLVERS}",
+                             solver=None)
+        if self.batch_size is not None:
+            raise UsageError(f"{{batch_size}} must be None (full batches) with penalty "
+                             f"{self.penalty!r}", batch_size=None)
+
+    @property
+    def _rho(self):
+        """ρ: the L1 share of the penalty (0 for "l2" and None)."""
+        return {"l1": 1.0, "elasticnet": self.l1_ratio}.get(self.penalty, 0.0)
+
+    def _strengths(self, S):
+        """(λ₂, λ₁) = ((1 − ρ)/(C S), ρ/(C S)) for total sample weight S."""
+        if self.penalty is None or np.isinf(self.C):
+            return 0.0, 0.0
+        rho = float(self._rho)
+        return (1.0 - rho) / (self.C * S), rho / (self.C * S)
 
     def _validate_training_data(self, X, y, sample_weight, reset, set_classes=None):
         if is_dask(X):  # a dask array or DataFrame: checked on the cluster
@@ -256,7 +318,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             from descend.cluster.arrays import make_objective as dask_objective
             return dask_objective(self, X, y01, sample_weight)
         S = len(y01) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
-        l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
+        l2, _ = self._strengths(S)
         if is_coded(X):
             return codes_objective(X, y01, len(self.classes_), sample_weight, l2=l2,
                                    fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
@@ -267,12 +329,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
                               n_threads=self.n_jobs)
 
-    def _make_solver(self, preconditioner=None, monitor=None):
+    def _make_solver(self, objective, preconditioner=None, monitor=None):
         return Solver(rule=self.solver, learning_rate=self.learning_rate,
                       preconditioner=preconditioner or self.preconditioner,
                       max_iter=self.max_iter, tol=self.tol, batch_size=self.batch_size,
                       random_state=self.random_state, callback=self._iteration_callback,
-                      monitor=monitor)
+                      monitor=monitor, penalty=self._l1_part(objective))
+
+    def _l1_part(self, objective):
+        """The L1 part of the penalty for this objective's weights, or None."""
+        l1 = self._strengths(objective.S)[1]
+        if l1 == 0:
+            return None
+        K = getattr(objective, "n_outputs", 1)
+        return L1Penalty(l1, penalised_mask(K, objective.n_features, self.fit_intercept))
 
     def _validation_monitor(self, eval_set):
         """θ ↦ {"validation_loss": mean log-loss of the held-out rows}."""
@@ -347,13 +417,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._check_params()
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
         objective = self._objective(X, y01, sample_weight)
-        solver = self._make_solver(monitor=self._validation_monitor(eval_set))
+        solver = self._make_solver(objective, monitor=self._validation_monitor(eval_set))
         result = solver.run(objective, self._initial_theta(X.shape[1]), state=solver_state)
         self._store(result.theta, result.state, X.shape[1], X.dtype)
         self.solver_state_ = result.state
         if not result.state.converged:
             separable = result.state.separated or (
-                np.isinf(self.C) and np.all(self.predict(X) == np.asarray(y)))
+                self._strengths(1.0) == (0.0, 0.0) and np.all(self.predict(X) == np.asarray(y)))
             warn_not_converged(self.max_iter, result.state.measure, self.tol, separable)
         return self
 
@@ -378,7 +448,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         objective = self._objective(X, y01, sample_weight)
         if first:
             pre = "diagonal" if self.preconditioner == "auto" else self.preconditioner
-            self._partial_solver = self._make_solver(preconditioner=pre)
+            self._partial_solver = self._make_solver(objective, preconditioner=pre)
             self._partial_precond = self._partial_solver.prepare(objective)
             self._partial_state = self._partial_solver.initial_state(
                 objective, self._partial_precond, np.zeros(objective.n_params))

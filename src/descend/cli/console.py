@@ -75,6 +75,14 @@ def train_summary(report, model_path=None, offer_saving=True):
     lines.append(f"  {report['iterations']} iterations, "
                  + ("converged" if report["converged"] else "did NOT converge (raise --max-iter)")
                  + _timing_text(report))
+    if "cv" in report:
+        cv = report["cv"]
+        rho = f", l1_ratio {cv['l1_ratio']:g}" if 0 < cv["l1_ratio"] < 1 else ""
+        lines.append(f"  C chosen by {cv['folds']}-fold cross-validation: {cv['C']:.4g}{rho} "
+                     f"(best mean held-out log-loss of {len(cv['Cs'])} values)")
+    if "cv" in report or report.get("nonzero", report.get("coefficients")) != \
+            report.get("coefficients"):
+        lines.append(f"  {report['nonzero']} of {report['coefficients']} coefficients non-zero")
     lines += metrics_lines("training", report["train"])
     if "validation" in report:
         lines += metrics_lines("validation", report["validation"])

@@ -55,6 +55,17 @@ def example_inline(x, y, w, b):
     return np.array(xs), y, np.array(ws), b, None, None, None
 
 
+def _print_json(result, proximal, names):
+    """The step (and the threshold after it, with --l1) as JSON."""
+    payload = result.to_json()
+    if proximal is not None:
+        payload["l1"] = {"lambda": proximal.l1, "threshold": proximal.threshold,
+                         "w_new": proximal.w_new.tolist(), "b_new": proximal.b_new}
+    if names:
+        payload["feature_names"] = names
+    click.echo(json.dumps(payload, indent=1, allow_nan=False))
+
+
 @click.command()
 @click.option("--model", "model_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
 @click.option("--data", "data_path", type=click.Path(readable=False, dir_okay=False, path_type=Path))
@@ -65,6 +76,8 @@ def example_inline(x, y, w, b):
 @click.option("--b", type=float, default=DEFAULT_B, show_default=True, help="Inline bias.")
 @click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
               help="Learning rate of the update.")
+@click.option("--l1", type=float, help="λ of an L1 penalty: show the threshold after the "
+              "step, weight by weight (two classes).")
 @click.option("--all", "show_all", is_flag=True, help="Every feature, not the largest 10 |dw|.")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON (a value "
               "that is not a finite number is null, and non_finite names it).")
@@ -74,13 +87,14 @@ def example_inline(x, y, w, b):
               help="Draw the descent picture: J's contours and the solver's path over "
               "them, the model's settings run on --data (.png, .svg or .pdf).")
 @text_format_options
-def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, graph_path,
+def explain(model_path, data_path, row, x, y, w, b, alpha, l1, show_all, as_json, graph_path,
             descent_path, **reading):
     """The lesson on one example: forward pass, derivatives, update.
 
     \b
     Examples:
       descend explain --x 1.0,2.0 --y 1 --w 0.5,-0.5 --b 0.1 --alpha 0.1
+      descend explain --x 1.0,2.0 --y 1 --w 0.5,0.01 --l1 0.5
       descend explain --model churn.json --data test.csv --row 3 --graph graph.svg
       descend explain --model churn.json --data test.csv --descent path.png
     """
@@ -107,8 +121,9 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
         if descent_path is not None:
             raise UsageError("--descent draws the two-class picture; this model has "
                              f"{len(classes)} classes: leave out --descent")
-        return _explain_classes(lesson_step(xv, yv, wv, bv, alpha), names, classes, show_all,
-                                as_json, graph_path, sources)
+        return _explain_classes(lesson_step(xv, yv, wv, bv, alpha, l1), names, classes,
+                                show_all, as_json, graph_path, sources)
+    proximal = None if l1 is None else lesson_step(xv, yv, wv, bv, alpha, l1)
     result = lesson_step(xv, yv, wv, bv, alpha)
     if graph_path is not None:
         _write_graph(result, names, graph_path, sources)
@@ -117,16 +132,17 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, show_all, as_json, gr
     if drawn and as_json:
         click.echo(drawn, err=True)
     if as_json:
-        payload = result.to_json()
-        if names:
-            payload["feature_names"] = names
-        click.echo(json.dumps(payload, indent=1, allow_nan=False))
-        return
+        return _print_json(result, proximal, names)
     names = [printable(n) for n in names] if names else names  # text from the data
     if sources:
         from descend.lesson.units import Source
         sources = [Source(printable(s.short), printable(s.long)) for s in sources]
     click.echo(lesson_text(result, names, top=None if show_all else 10, sources=sources))
+    if proximal is not None:
+        from descend.lesson.text import lesson_rows
+        order = lesson_rows(result, names, top=None if show_all else 10)[1]
+        from descend.lesson.threshold_step import threshold_text
+        click.echo("\n" + threshold_text(proximal, order))
     if graph_path is not None:
         click.echo(f"\ngraph written to {graph_path}")
     if drawn:

@@ -26,6 +26,16 @@ def _comma_list(ctx, param, value):
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _inverse_strength(ctx, param, value):
+    """A number (the estimator checks that it is positive) or "cv"."""
+    if value == "cv":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or 'cv'") from None
+
+
 def _learning_rate(ctx, param, value):
     if value == "auto":
         return value
@@ -63,8 +73,17 @@ def cli():
 @click.option("--drop-missing", is_flag=True, help="Drop rows with missing feature values.")
 @click.option("--impute", type=click.Choice(["mean", "median", "most_frequent"]),
               help="Fill missing feature values (text columns: most frequent).")
-@click.option("--C", "C", type=float, default=1.0, show_default=True,
-              help="Inverse L2 strength, as in scikit-learn.")
+@click.option("--C", "C", default="1.0", callback=_inverse_strength, show_default=True,
+              help="Inverse penalty strength, as in scikit-learn; 'cv' chooses it by "
+              "cross-validation over 20 values from 1e-4 to 1e4.")
+@click.option("--penalty", type=click.Choice(["l2", "l1", "elasticnet", "none"]), default="l2",
+              show_default=True, help="l1 and elasticnet set coefficients to exactly zero.")
+@click.option("--l1-ratio", type=click.FloatRange(0, 1), help="The elastic net's L1 share ρ.")
+@click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Folds for --C cv.")
+@click.option("--plot-path", "plot_path_path", type=click.Path(readable=False, dir_okay=False,
+              path_type=Path), help="With --C cv: draw the coefficient paths and the "
+              "cross-validated score against C (.png/.svg).")
 @click.option("--solver", type=click.Choice(SOLVER_CHOICES), default="auto", show_default=True)
 @click.option("--learning-rate", default="auto", callback=_learning_rate, show_default=True,
               help="Fixed α, or 'auto'.")

@@ -30,10 +30,13 @@ from descend.model.training import TrainOptions, train_rows
 
 def estimator_options(options):
     """The estimator's keyword arguments from the command-line options."""
+    chosen = {"cv": options["cv"]} if options["C"] == "cv" else {}
     return {"C": options["C"], "solver": options["solver"],
+            "penalty": None if options["penalty"] == "none" else options["penalty"],
+            "l1_ratio": options["l1_ratio"],
             "learning_rate": options["learning_rate"], "batch_size": options["batch_size"],
             "max_iter": options["max_iter"], "tol": options["tol"],
-            "class_weight": options["class_weight"], "random_state": options["seed"]}
+            "class_weight": options["class_weight"], "random_state": options["seed"], **chosen}
 
 
 def train_options_from(target, options):
@@ -79,6 +82,12 @@ def _fits_in_memory(source, storage):
 def run_train(data, target, model_path, options):
     check_suffix(options["plot_path"], (".png", ".svg", ".pdf"), "--plot")
     check_suffix(options["history_path"], (".csv",), "--history")
+    check_suffix(options["plot_path_path"], (".png", ".svg", ".pdf"), "--plot-path")
+    if options["plot_path_path"] and options["C"] != "cv":
+        raise UsageError("--plot-path draws the path of --C cv; add --C cv")
+    if options["C"] == "cv" and (options["checkpoint"] or options["resume"]):
+        raise UsageError("--C cv fits many models and cannot be checkpointed; leave out "
+                         "--checkpoint and --resume")
     check_training_outputs(data, model_path, options)
     train_options = train_options_from(target, options)  # checks them before reading
     if options["checkpoint"] or options["resume"]:
@@ -100,7 +109,7 @@ def check_training_outputs(data, model_path, options):
         inputs={"DATA": data,
                 "--resume": options["resume"] and Path(options["resume"]) / CHECKPOINT_FILE},
         outputs={"--output": model_path, "--history": options["history_path"],
-                 "--plot": options["plot_path"],
+                 "--plot": options["plot_path"], "--plot-path": options["plot_path_path"],
                  saved_in: folder and Path(folder) / CHECKPOINT_FILE},
         allowed={("--checkpoint", "--resume"), ("--resume", "--resume")},
         folders=[folder] if folder else [])
@@ -116,6 +125,11 @@ def finish_training(model, model_path, options):
             fig = loss_curve(model.history)
             fig.savefig(batch.reserve(options["plot_path"]),
                         format=Path(options["plot_path"]).suffix[1:].lower(), dpi=110)
+        if options["plot_path_path"]:
+            from descend.viz.plots import penalty_path
+            fig = penalty_path(model.summary["cv"], model.path_coefs)
+            fig.savefig(batch.reserve(options["plot_path_path"]),
+                        format=Path(options["plot_path_path"]).suffix[1:].lower(), dpi=110)
         if model_path:
             save_model(model, batch.reserve(model_path))
         batch.commit()

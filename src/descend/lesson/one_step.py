@@ -13,6 +13,7 @@ from descend.engine.graph import fused_graph, unfused_graph
 from descend.exceptions import UsageError
 from descend.lesson.defaults import DEFAULT_ALPHA, DEFAULT_B
 from descend.lesson.softmax_step import softmax_step
+from descend.lesson.threshold_step import threshold_step
 from descend.optim.rules import make_rule
 
 
@@ -113,7 +114,7 @@ class LessonStep:
         return data
 
 
-def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA):
+def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA, l1=None):
     """Run forward, backward and one gradient-descent update on one example.
 
     Parameters
@@ -125,12 +126,20 @@ def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA):
     alpha : float, default 0.1
         The learning rate α of ``w ← w − α·dw``, ``b ← b − α·db``. The
         defaults are the command line's (``descend explain``).
+    l1 : float or None, default None
+        λ of an L1 penalty λ‖w‖₁ (two classes): the step is then followed by
+        the threshold, each weight moved α·λ towards zero and set to zero
+        when it would cross it.
 
     Returns
     -------
-    LessonStep, or :class:`~descend.lesson.softmax_step.SoftmaxStep` for K classes
+    LessonStep, :class:`~descend.lesson.softmax_step.SoftmaxStep` for K
+    classes, or :class:`~descend.lesson.threshold_step.ThresholdStep` with ``l1``
     """
     if np.ndim(w) == 2:
+        if l1 is not None:
+            raise UsageError("{l1} shows the threshold for two classes; leave it out for K "
+                             "classes", l1=None)
         return _k_class_step(x, y, w, b, alpha)
     x = np.asarray(x, dtype=np.float64).ravel()
     w = np.asarray(w, dtype=np.float64).ravel()
@@ -143,7 +152,8 @@ def step(x, y, w, b=DEFAULT_B, alpha=DEFAULT_ALPHA):
     # Overflow is part of the lesson (da is infinite when a rounds to 1): the
     # values say so, without a RuntimeWarning.
     with np.errstate(all="ignore"):
-        return _step(x, y, w, b, alpha)
+        gradient = _step(x, y, w, b, alpha)
+    return gradient if l1 is None else threshold_step(gradient, l1)
 
 
 def _check_finite(x, w, b):

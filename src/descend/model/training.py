@@ -22,9 +22,9 @@ from descend.data.preprocess import (
     missing_values_error,
 )
 from descend.data.tables import require_column
-from descend.estimator import LogisticRegression
 from descend.exceptions import DataError, DescendWarning, UsageError
 from descend.model.labels import choose_classes, encode_target, missing_labels_error
+from descend.model.selection import check_classifier_options, make_classifier, selection_report
 from descend.model.table_model import TableModel
 
 
@@ -55,7 +55,7 @@ class TrainOptions:
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
                 raise UsageError(f"{{{option}}} names {twice} more than once", **{option: None})
-        LogisticRegression(**self.estimator)._check_params()
+        check_classifier_options(self.estimator)
         if self.validation is not None and not 0 < self.validation < 1:
             raise UsageError("{validation} must be a fraction between 0 and 1, e.g. 0.2",
                              validation=None)
@@ -222,8 +222,11 @@ def _training_order(kept_rows, y, options):
 def fit_prepared(prepared, options, callback=None, solver_state=None):
     """Fit the estimator on the training rows; the :class:`TableModel` and the estimator."""
     X, y = prepared.train
-    clf = LogisticRegression(**options.estimator, callback=callback)
-    clf.fit(X, y, solver_state=solver_state, eval_set=prepared.validation)
+    clf = make_classifier(options.estimator, callback=callback)
+    if hasattr(clf, "Cs"):  # C by cross-validation: many fits, none resumable
+        clf.fit(X, y)
+    else:
+        clf.fit(X, y, solver_state=solver_state, eval_set=prepared.validation)
     two = len(prepared.classes) == 2
     # two classes: w (n,) and b; K classes: W (K, n) and b (K,)
     model = TableModel(target=options.target, classes=prepared.classes,
@@ -245,10 +248,14 @@ def summarise(model, clf, prepared, seconds, train_metrics=None):
               "features_in": len(prepared.columns), "features_out": int(X.shape[1]),
               **({"positive": prepared.classes[1], "negative": prepared.classes[0]}
                  if len(prepared.classes) == 2 else {"classes": list(prepared.classes)}),
-              "iterations": int(clf.n_iter_), "converged": bool(clf.converged_),
+              "iterations": int(getattr(clf, "n_iter_final_", clf.n_iter_)),
+              "converged": bool(clf.converged_),
+              "nonzero": int(np.count_nonzero(clf.coef_)), "coefficients": int(clf.coef_.size),
               "warnings": [str(w) for w in model.warnings],
               "train": train_metrics or model.metrics(y, model.probabilities(X)),
               "seconds": sum(seconds.values()), "timings": seconds}
+    if hasattr(clf, "Cs_"):
+        report["cv"], model.path_coefs = selection_report(clf)
     if prepared.validation is not None:
         Xv, yv = prepared.validation
         report["validation"] = model.metrics(yv, model.probabilities(Xv))

@@ -129,3 +129,12 @@ def make_rule(name):
         return RULES[name]()
     except KeyError:
         raise ValueError(f"unknown update rule {name!r}; use one of {sorted(RULES)}") from None
+
+
+def with_link_after_step(rule, link):
+    """A copy of ``rule`` with ``link`` right after its step size
+    (:class:`ScaleByLearningRate`), so a proximal map sees θ + u, u = −α g,
+    and the links after it (Nesterov's extrapolation) see the mapped step."""
+    links = list(rule.links)
+    at = next(i for i, each in enumerate(links) if isinstance(each, ScaleByLearningRate)) + 1
+    return Chain(rule.name, links[:at] + [link] + links[at:], rule.default_lr)

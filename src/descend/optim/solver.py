@@ -16,7 +16,8 @@ from descend.optim.precondition import (
     FactoredCurvature,
     make_preconditioner,
 )
-from descend.optim.rules import make_rule
+from descend.optim.proximal import ProximalStep
+from descend.optim.rules import make_rule, with_link_after_step
 
 #: A fixed-α run whose loss exceeds J₀ + RISE_FACTOR·max(J₀, 1) is diverging.
 RISE_FACTOR = 10.0
@@ -116,14 +117,27 @@ class Solver:
     monitor : callable(θ) -> dict, or None
         More numbers for each iteration's history record, from θ in the
         user's coordinates (a validation loss).
+    penalty : :class:`~descend.optim.proximal.L1Penalty` or None
+        A non-smooth λ₁‖w‖₁ added to the objective: each step is then a
+        proximal gradient step (the gradient step, then soft-thresholding in
+        the metric's coordinates), the loss J + λ₁‖w‖₁, and the stopping
+        measure ½‖G‖²/L with G = (θ′ − prox(θ′ − g′/L))·L the gradient
+        mapping (g′ when nothing is thresholded). In the "full" metric the
+        threshold is the lasso of :class:`~descend.optim.proximal.MetricLasso`
+        (proximal Newton once the curvature is refreshed); the point returned
+        is the proximal step from the last evaluated point, with exact zeros.
     """
 
     def __init__(self, rule="auto", learning_rate="auto", preconditioner="auto",
                  max_iter=1000, tol=1e-9, batch_size=None, random_state=None,
-                 callback=None, refresh_curvature=True, monitor=None):
+                 callback=None, refresh_curvature=True, monitor=None, penalty=None):
         self.refresh_curvature = refresh_curvature
         self.monitor = monitor
         self.rule = make_rule("nesterov" if rule == "auto" else rule)
+        self.penalty = penalty
+        if penalty is not None:
+            self.proximal = ProximalStep()
+            self.rule = with_link_after_step(self.rule, self.proximal)
         self.learning_rate = learning_rate
         self.preconditioner = preconditioner
         self.max_iter = max_iter
@@ -143,8 +157,11 @@ class Solver:
             return self.preconditioner
         if self.fixed_step:
             return "none"
+        # K classes with an L1 part: the bound is singular along the classes'
+        # common shift, where coordinate descent on the metric's lasso crawls
+        k_class_l1 = self.penalty is not None and getattr(objective, "n_outputs", 1) > 1
         if (self.batch_size is None and objective.n_params <= MAX_FULL_PARAMS
-                and objective.curvature_is_cheap):
+                and objective.curvature_is_cheap and not k_class_l1):
             return "full"
         return "diagonal"
 
@@ -218,7 +235,11 @@ class Solver:
                 state = self.initial_state(objective, run.precond, theta0)
             stop = self.max_iter if iterations is None else state.iteration + iterations
             run.loop(state, stop)
-        return SolverResult(run.precond.from_scaled(state.theta), state, run.precond)
+        # with a penalty: the proximal step from the last evaluated point (exact
+        # zeros; as close to the optimum as the stopping measure says)
+        theta = run.prox_point if run.prox_point is not None else \
+            run.precond.from_scaled(state.theta)
+        return SolverResult(theta, state, run.precond)
 
     def check_resumable(self, state, n_params):
         """A :class:`DataError` unless ``state`` is one this solver could have
@@ -268,6 +289,16 @@ class _Run:
         # reached (float32: 1.4e-11) and puts the coefficients within ~1e-6
         # of float64's (1e5·eps² would stop an iteration early, at ~3e-5).
         self.tol_floor = 1e3 * eps * eps
+        self.prox_point = None  # θ of the last proximal step from an evaluated point
+        if solver.penalty is not None:
+            solver.proximal.bind(solver.penalty, precond)
+
+    def evaluate(self, theta, rows=None):
+        """J(θ) (plus the L1 penalty, if any) and ∇J(θ) of the smooth part."""
+        loss, grad = self.objective.loss_grad(theta, rows=rows)
+        if self.solver.penalty is not None:
+            loss += self.solver.penalty.value(theta)
+        return loss, grad
 
     def loop(self, state, stop):
         step = self.full_batch_iteration if self.solver.batch_size is None else self.epoch
@@ -282,7 +313,7 @@ class _Run:
     def full_batch_iteration(self, state):
         precond = self.precond
         theta = precond.from_scaled(state.theta)
-        loss, grad = self.objective.loss_grad(theta)
+        loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
@@ -294,7 +325,7 @@ class _Run:
         self.record(state, loss, grad, g, theta)
         if self.converged(state, loss):
             return
-        if not self.objective.has_penalty and loss < SEPARATED_LOSS:
+        if not (self.objective.has_penalty or self.solver.penalty) and loss < SEPARATED_LOSS:
             state.separated = True  # the estimator warns; θ separates the classes
             return
         if self.should_refresh(state):
@@ -320,6 +351,8 @@ class _Run:
     def refresh(self, state, theta):
         """Make the metric the Hessian at θ; momentum restarts in new coordinates."""
         self.precond = FactoredCurvature(self.objective.curvature(theta))
+        if self.solver.penalty is not None:
+            self.solver.proximal.bind(self.solver.penalty, self.precond)
         state.curvature_at = np.array(theta)
         state.theta = self.precond.to_scaled(theta)
         state.rule_state = self.rule.init(state.theta)
@@ -341,7 +374,7 @@ class _Run:
             state.theta, state.rule_state = self.rule.step(
                 state.theta, precond.grad_to_scaled(grad), state.rule_state, lr)
         theta = precond.from_scaled(state.theta)
-        loss, grad = self.objective.loss_grad(theta)
+        loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
         if self.handle_rise(state, loss, grad, theta):
@@ -389,6 +422,11 @@ class _Run:
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
     def record(self, state, loss, grad, g, theta):
+        if self.solver.penalty is not None:  # the gradient mapping at θ′
+            step, proximal = state.ref_step, self.solver.proximal
+            mapped = proximal.prox(state.theta - step * g, step)
+            self.prox_point = proximal.user_point(mapped, self.precond)
+            g = (state.theta - mapped) / step
         state.measure = 0.5 * float(g @ g) * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
                               "grad_norm": float(np.linalg.norm(grad)),

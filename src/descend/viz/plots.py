@@ -184,3 +184,28 @@ def boundary_figure(X, y, lines, names=("x₁", "x₂"), title="Decision boundar
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
     return fig
+
+
+def penalty_path(cv, coefs):
+    """Coefficient paths against C and the cross-validated score against C
+    (``cv``: :func:`descend.model.selection.selection_report`'s report;
+    ``coefs``: (n_Cs, n_coefficients), the folds' mean path), the chosen C marked."""
+    Cs = np.asarray(cv["Cs"])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True)
+    top.plot(Cs, coefs, lw=1)
+    top.axhline(0, color="grey", lw=0.6)
+    top.set_ylabel("coefficient (mean over folds)")
+    top.set_title(f"Regularisation path: {int(np.count_nonzero(coefs[-1]))} of "
+                  f"{coefs.shape[1]} non-zero at the smallest penalty")
+    mean, std = np.asarray(cv["score_mean"]), np.asarray(cv["score_std"])
+    bottom.errorbar(Cs, -mean, yerr=std, fmt=".-", color="#d62728", capsize=2)
+    bottom.set_ylabel(f"held-out log-loss ({cv['folds']} folds)")
+    bottom.set_xlabel("C (inverse penalty strength)")
+    for ax in (top, bottom):
+        ax.set_xscale("log")
+        ax.axvline(cv["C"], color="black", ls="--", lw=0.8)
+        ax.grid(alpha=0.3)
+    bottom.annotate(f"chosen C = {cv['C']:.3g}", (cv["C"], 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -12), textcoords="offset points", fontsize=8)
+    fig.tight_layout()
+    return fig
