@@ -18,6 +18,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from descend import array_input
+from descend.engine.array_objective import ArrayObjective
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
 from descend.engine.multinomial import MultinomialObjective
@@ -52,7 +54,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     one pass.
 
     X may be a NumPy array (or anything array-like) or a scipy sparse matrix
-    or array. Sparse X is never densified: CSR is used as it is (float32 or
+    or array, or (two classes) an Array API array: a PyTorch tensor on the CPU
+    or a GPU, a CuPy array, an ``array-api-strict`` array. Those stay in their
+    namespace and on their device for the whole fit (:mod:`descend.array_input`;
+    on CUDA a fused Triton pass per gradient), and ``coef_``, ``intercept_``
+    and numeric ``classes_`` are then arrays of X's namespace, on its device. Sparse X is never densified: CSR is used as it is (float32 or
     float64, int32 or int64 indices, unsorted indices and explicit zeros
     allowed; a row storing one column twice is summed into a copy), and any
     other sparse format (CSC, COO, LIL, …) is converted to CSR once, at the
@@ -315,6 +321,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if array_input.is_array_api_input(X):  # PyTorch, CuPy: the fit stays on X's device
+            return array_input.fit(self, X, y, sample_weight, solver_state, eval_set)
         self._check_params()
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
         objective = self._objective(X, y01, sample_weight)
@@ -339,6 +347,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if array_input.is_array_api_input(X):
+            raise UsageError("partial_fit takes NumPy arrays or scipy sparse matrices; fit "
+                             "takes Array API input (PyTorch, CuPy) whole", solver=None)
         first = not hasattr(self, "_partial_solver")
         if first:
             self._check_params()
@@ -374,6 +385,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """z = X w + b, shape (m,): the logit of the positive class; for K ≥ 3
         classes Z = X Wᵀ + b, shape (m, K), one logit per class."""
+        if array_input.is_array_api_input(X):
+            return array_input.decision_function(self, X)
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
                           reset=False)
@@ -384,6 +397,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """[1 − a, a] with a = σ(z), shape (m, 2); for K ≥ 3 classes
         softmax(Z), shape (m, K). Columns in ``classes_`` order, rows sum to 1."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict_proba(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return softmax(z)
@@ -392,6 +407,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict_log_proba(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return log_softmax(z)
@@ -399,6 +416,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The label whose probability is largest (two classes: z > 0 → ``classes_[1]``)."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return self.classes_[np.argmax(z, axis=1)]
@@ -408,5 +427,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def make_objective(X, y01, sample_weight=None, **options):
     """The objective for X's representation: CSR (:mod:`descend.engine.csr_objective`)
     for scipy sparse X, dense (:mod:`descend.engine.objective`) otherwise."""
+    if array_input.is_array_api_input(X):
+        return ArrayObjective(X, y01, sample_weight, **options)
     kind = CsrObjective if sp.issparse(X) else Objective
     return kind(X, y01, sample_weight, **options)
