@@ -143,7 +143,7 @@ def decision_function(estimator, X):
     from sklearn.utils.validation import check_is_fitted
     check_is_fitted(estimator)
     X = check_X(estimator, X, reset=False)
-    if len(estimator.classes_) > 2:
+    if estimator.classes_.shape[0] > 2:
         raise UsageError("this model has K ≥ 3 classes, fitted on NumPy arrays; pass NumPy "
                          "arrays to predict with it", solver=None)
     w, b = _coefficients(estimator, X)

@@ -54,17 +54,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     one pass.
 
     X may be a NumPy array (or anything array-like) or a scipy sparse matrix
-    or array, or (two classes) an Array API array: a PyTorch tensor on the CPU
-    or a GPU, a CuPy array, an ``array-api-strict`` array. Those stay in their
-    namespace and on their device for the whole fit (:mod:`descend.array_input`;
-    on CUDA a fused Triton pass per gradient), and ``coef_``, ``intercept_``
-    and numeric ``classes_`` are then arrays of X's namespace, on its device. Sparse X is never densified: CSR is used as it is (float32 or
+    or array. Sparse X is never densified: CSR is used as it is (float32 or
     float64, int32 or int64 indices, unsorted indices and explicit zeros
     allowed; a row storing one column twice is summed into a copy), and any
     other sparse format (CSC, COO, LIL, …) is converted to CSR once, at the
     start of each call: pass CSR to avoid that copy. Each
     gradient then reads the non-zeros once (z over a row's non-zeros, dw
     scattered into their columns), and predictions use scipy's CSR product.
+
+    With two classes X may also be an Array API array: a PyTorch tensor (CPU
+    or CUDA), a CuPy array, an ``array-api-strict`` array. It stays in its
+    namespace and on its device for the whole fit (:mod:`descend.array_input`;
+    on CUDA one fused Triton pass per gradient), and ``coef_``, ``intercept_``
+    and numeric ``classes_`` are then arrays of X's namespace, on its device.
 
     Parameters
     ----------

@@ -55,9 +55,9 @@ class ArrayObjective(Problem):
         self.y = self._on_device(y)
         self.s = None if sample_weight is None else self._on_device(sample_weight)
         m, n = X.shape
-        self.S = float(m) if self.s is None else host_floats(xp.sum(xp.astype(self.s, xp.float64)))[0]
+        self.S = float(m) if self.s is None else _total(xp, self.s)
         self.l2, self.fit_intercept = float(l2), fit_intercept
-        self.kernel = kernel_for(X) if isinstance(kernel, str) and kernel == "auto" else kernel
+        self.kernel = kernel_for(X) if isinstance(kernel, str) else kernel
         self.n_rows, self.n_features, self.n_params = m, n, n + int(fit_intercept)
 
     def _on_device(self, v):
@@ -82,8 +82,9 @@ class ArrayObjective(Problem):
         """θ → (w, b) in the compute dtype, b a 0-d array (0 without intercept)."""
         xp, n = self.xp, self.n_features
         w = xp.astype(theta[:n], self.compute)
-        b = xp.astype(theta[n], self.compute) if self.fit_intercept else xp.zeros((), dtype=self.compute, device=self.device)
-        return w, b
+        if not self.fit_intercept:
+            return w, xp.zeros((), dtype=self.compute, device=self.device)
+        return w, xp.astype(theta[n], self.compute)
 
     # -- evaluation ---------------------------------------------------------
     def loss_grad(self, theta, rows=None):
@@ -99,7 +100,7 @@ class ArrayObjective(Problem):
             index = xp.asarray(np.asarray(rows), device=self.device)
             X, y = xp.take(X, index, axis=0), xp.take(y, index, axis=0)
             s = None if s is None else xp.take(s, index, axis=0)
-            S = float(len(rows)) if s is None else host_floats(xp.sum(xp.astype(s, xp.float64)))[0]
+            S = float(len(rows)) if s is None else _total(xp, s)
         use_kernel = self.kernel is not None and rows is None
         loss, gw, gb = (self.kernel if use_kernel else self._sums)(X, y, s, w, b)
         w64 = theta[:n]
@@ -144,7 +145,8 @@ class ArrayObjective(Problem):
         for lo, hi in self._blocks():
             Xb = self._block(lo, hi)
             if wb is None:
-                r = xp.full((hi - lo,), SigmoidLogLoss.max_curvature, dtype=self.compute, device=self.device)
+                r = xp.full((hi - lo,), SigmoidLogLoss.max_curvature, dtype=self.compute,
+                            device=self.device)
             else:
                 a = nx.sigmoid(xp, Xb @ wb[0] + wb[1])
                 r = a * (1 - a)
@@ -157,8 +159,9 @@ class ArrayObjective(Problem):
         H[:n, :n] = xtx
         if self.fit_intercept:
             H[:n, n], H[n, :n], H[n, n] = xts, xts, ssum
-        H = H / self.S + self.l2 * xp.astype(xp.eye(k, dtype=xp.float64, device=self.device)
-                                            * _penalised(xp, k, n, self.device), xp.float64)
+        # + λ on the weights' diagonal (the intercept is not penalised)
+        H = H / self.S + self.l2 * xp.eye(k, dtype=xp.float64, device=self.device) \
+            * xp.asarray(np.arange(k) < n, dtype=xp.float64, device=self.device)
         self._check_finite(H)
         return H
 
@@ -220,14 +223,15 @@ class ArrayObjective(Problem):
         transform = xp.stack([precond.from_scaled(eye[j, :]) for j in range(k)], axis=1)
         X, _ = self._sample(max_rows)
         if self.fit_intercept:
-            X = xp.concat([X, xp.ones((X.shape[0], 1), dtype=xp.float64, device=self.device)], axis=1)
+            ones = xp.ones((X.shape[0], 1), dtype=xp.float64, device=self.device)
+            X = xp.concat([X, ones], axis=1)
         squares = xp.sum((X @ transform) ** 2, axis=1)
         return host_floats(xp.max(squares))[0] * SigmoidLogLoss.max_curvature
 
 
-def _penalised(xp, k, n, device):
-    """1 for the n weights, 0 for the intercept: the penalty's diagonal."""
-    return xp.asarray(np.arange(k) < n, dtype=xp.float64, device=device)
+def _total(xp, s):
+    """Σ sᵢ in float64, as a host number (once per objective or mini-batch)."""
+    return host_floats(xp.sum(xp.astype(s, xp.float64)))[0]
 
 
 def kernel_for(X):

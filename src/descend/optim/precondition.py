@@ -51,7 +51,7 @@ class DiagonalScaling:
 
     def from_scaled(self, v):
         """θ = T θ′."""
-        n = len(self.inv_scale)
+        n = self.inv_scale.shape[0]
         out = copy_float64(v)
         out[:n] = v[:n] * self.inv_scale
         if self.fit_intercept:
@@ -60,7 +60,7 @@ class DiagonalScaling:
 
     def grad_to_scaled(self, g):
         """g′ = Tᵀ g."""
-        n = len(self.inv_scale)
+        n = self.inv_scale.shape[0]
         out = copy_float64(g)
         if self.fit_intercept:
             out[:n] = (g[:n] - self.mean * g[n]) * self.inv_scale
@@ -70,7 +70,7 @@ class DiagonalScaling:
 
     def to_scaled(self, theta):
         """θ′ = T⁻¹ θ."""
-        n = len(self.inv_scale)
+        n = self.inv_scale.shape[0]
         out = copy_float64(theta)
         out[:n] = theta[:n] / self.inv_scale
         if self.fit_intercept:

@@ -338,7 +338,7 @@ class _Run:
         m = self.objective.n_rows
         order = rng.permutation(m)
         state.rng_state = rng.bit_generator.state
-        lr = state.lr if self.solver.fixed_step else state.lr / np.sqrt(state.iteration + 1)
+        lr = state.lr if self.solver.fixed_step else float(state.lr / np.sqrt(state.iteration + 1))
         for start in range(0, m, batch):
             rows = np.sort(order[start:start + batch])
             _, grad = self.objective.loss_grad(precond.from_scaled(state.theta), rows=rows)
