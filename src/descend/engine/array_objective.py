@@ -39,9 +39,9 @@ class ArrayObjective(Problem):
         λ of the penalty λ‖w‖²/2.
     fit_intercept : bool
     kernel : callable, None or "auto"
-        "auto": :func:`kernel_for` X. ``kernel(X, y, s, w, b)`` → (Σ sL, Σ s dz x, Σ s dz) in float64, one
-        pass (:func:`descend.engine.triton_kernel.fused_sums`); None uses the
-        namespace's products.
+        ``kernel(X, y, s, w, b)`` → (Σ sL, Σ s dz x, Σ s dz) in float64, in
+        one pass (:func:`descend.engine.triton_kernel.fused_sums`); None uses
+        the namespace's products; "auto" is :func:`kernel_for` X.
     n_threads : ignored (the device schedules its own work)
     """
 
