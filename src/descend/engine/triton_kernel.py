@@ -30,7 +30,7 @@ TILE_ELEMENTS = 4096
 #: few enough that adding their partials costs nothing next to reading X.
 MAX_PROGRAMS = 2048
 #: Rows of partials added together by the reducing kernel.
-REDUCE_ROWS = 64
+REDUCE_ROWS = 32
 
 
 @triton.jit
@@ -126,6 +126,9 @@ def _wide_kernel(X, y_ptr, s_ptr, w_ptr, b_ptr, part, m, n, stride_m, stride_n,
                         mask=rmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
             dw = tl.load(row + cols, mask=cmask, other=0.0) + tl.sum(x * dz[:, None], axis=0)
             tl.store(row + cols, dw, mask=cmask)
+        # the next block's loads of the partials may fall to other threads
+        # than these stores: a barrier makes the stores visible to them
+        tl.debug_barrier()
     tl.store(row + n, tl.sum(loss_sum, axis=0))
     tl.store(row + n + 1, tl.sum(dz_sum, axis=0))
 
