@@ -2,7 +2,7 @@
 
 X stays in its namespace and on its device for the whole fit: the objective
 (:mod:`descend.engine.array_objective`, with the fused Triton pass for CUDA
-tensors), the solver's θ, momentum and preconditioner, and the fitted
+tensors; :mod:`descend.engine.array_multinomial` for K ≥ 3 classes), the solver's θ, momentum and preconditioner, and the fitted
 attributes, which follow scikit-learn's Array API convention (``coef_``,
 ``intercept_`` and, for numeric labels, ``classes_`` in X's namespace, on
 its device). Only the labels (and sample weights) go to the host, once, to
@@ -61,8 +61,20 @@ def check_X(estimator, X, reset):
 
 
 def _host(v):
-    return None if v is None else (np.asarray(v) if is_numpy(v) or isinstance(v, list)
-                                   else to_host(v))
+    """v as a NumPy array (labels, weights: anything array-like), None as None."""
+    if v is None:
+        return None
+    return to_host(v) if is_array_api_input(v) else np.asarray(v)
+
+
+def check_host_input(estimator):
+    """A :class:`UsageError` when a model fitted on Array API input is handed
+    NumPy-like X: its coefficients live in another namespace (or device)."""
+    coef = getattr(estimator, "coef_", None)
+    if coef is not None and not is_numpy(coef):
+        raise UsageError(f"this model was fitted on {type(coef).__module__.split('.')[0]} "
+                         "arrays and predicts from the same kind of array on the same device; "
+                         "convert X (for PyTorch: torch.asarray(X, device=model.coef_.device))")
 
 
 def fit(estimator, X, y, sample_weight=None, solver_state=None, eval_set=None):
@@ -83,14 +95,10 @@ def fit(estimator, X, y, sample_weight=None, solver_state=None, eval_set=None):
     _, y01, weights = estimator._validate_training_data(stub, y_host, _host(sample_weight),
                                                         reset=True)
     estimator.n_features_in_ = X.shape[1]
-    if estimator._multinomial:
-        raise UsageError(f"y has {len(estimator.classes_)} classes: Array API input supports "
-                         "two classes for now; pass NumPy arrays (for a tensor, "
-                         "X.cpu().numpy()) for K ≥ 3 classes", solver=None)
     objective = estimator._objective(X, y01, weights)
     solver = estimator._make_solver()
     result = solver.run(objective, _initial_theta(estimator, X), state=solver_state)
-    _store(estimator, X, y_host, result)
+    _store(estimator, X, result)
     if not result.state.converged:
         separable = result.state.separated or (
             np.isinf(estimator.C) and np.all(_host(predict(estimator, X)) == y_host))
@@ -99,25 +107,28 @@ def fit(estimator, X, y, sample_weight=None, solver_state=None, eval_set=None):
 
 
 def _initial_theta(estimator, X):
-    """Zeros, or with ``warm_start`` the previous coefficients (host or device)."""
-    n = X.shape[1]
+    """Zeros, or with ``warm_start`` the previous coefficients (host or device),
+    laid out (K, n + 1) (one row for two classes)."""
+    n, rows = X.shape[1], len(estimator.classes_) if estimator._multinomial else 1
     coef = getattr(estimator, "coef_", None)
-    if not (estimator.warm_start and coef is not None and tuple(coef.shape) == (1, n)):
-        return np.zeros(n + int(estimator.fit_intercept))
-    theta = list(_host(coef).ravel().astype(np.float64))
+    if not (estimator.warm_start and coef is not None and tuple(coef.shape) == (rows, n)):
+        return np.zeros(rows * (n + int(estimator.fit_intercept)))
+    theta = _host(coef).astype(np.float64)
     if estimator.fit_intercept:
-        theta += [float(_host(estimator.intercept_)[0])]
-    return np.asarray(theta)
+        theta = np.column_stack([theta, _host(estimator.intercept_).astype(np.float64)])
+    return theta.ravel()
 
 
-def _store(estimator, X, y_host, result):
+def _store(estimator, X, result):
     """The fitted attributes, in X's namespace, dtype (float32 for half storage) and device."""
     xp, n = namespace(X), X.shape[1]
     dtype = xp.float64 if X.dtype == xp.float64 else xp.float32
-    theta = result.theta
-    estimator.coef_ = xp.reshape(xp.astype(theta[:n], dtype), (1, n))
-    b = theta[n:] if estimator.fit_intercept else xp.zeros((1,), dtype=xp.float64,
-                                                               device=device_of(X))
+    T = xp.reshape(result.theta, (-1, n + int(estimator.fit_intercept)))
+    estimator.coef_ = xp.astype(T[:, :n], dtype)
+    b = T[:, n] if estimator.fit_intercept else xp.zeros((T.shape[0],), dtype=xp.float64,
+                                                           device=device_of(X))
+    if estimator._multinomial:  # b is defined up to a constant: centred, as scikit-learn
+        b = b - xp.mean(b)
     estimator.intercept_ = xp.astype(b, dtype)
     if estimator.classes_.dtype.kind in "biuf":
         estimator.classes_ = xp.asarray(estimator.classes_, device=device_of(X))
@@ -135,46 +146,52 @@ def _coefficients(estimator, X):
         coef, intercept = _host(coef), _host(intercept)
     dtype = xp.float64 if X.dtype == xp.float64 else xp.float32
     put = lambda v: xp.astype(xp.asarray(v, device=device_of(X)), dtype)  # noqa: E731
-    return put(coef)[0, :], put(intercept)[0]
+    return put(coef), put(intercept)
 
 
 def decision_function(estimator, X):
-    """z = X w + b, shape (m,), in X's namespace and device."""
+    """z = X w + b, shape (m,); for K ≥ 3 classes Z = X Wᵀ + b, shape (m, K);
+    in X's namespace and device."""
     from sklearn.utils.validation import check_is_fitted
     check_is_fitted(estimator)
     X = check_X(estimator, X, reset=False)
-    if estimator.classes_.shape[0] > 2:
-        raise UsageError("this model has K ≥ 3 classes, fitted on NumPy arrays; pass NumPy "
-                         "arrays to predict with it", solver=None)
-    w, b = _coefficients(estimator, X)
+    W, b = _coefficients(estimator, X)
     xp = namespace(X)
-    return (X if X.dtype == w.dtype else xp.astype(X, w.dtype)) @ w + b
+    X = X if X.dtype == W.dtype else xp.astype(X, W.dtype)
+    if W.shape[0] > 1:
+        return X @ W.T + b[None, :]
+    return X @ W[0, :] + b[0]
 
 
 def predict_proba(estimator, X):
     """[1 − a, a], a = σ(z), shape (m, 2), in X's namespace."""
-    from descend.engine.array_numerics import sigmoid
+    from descend.engine.array_numerics import sigmoid, softmax
     z = decision_function(estimator, X)
     xp = namespace(z)
+    if z.ndim == 2:  # K classes
+        return softmax(xp, z)
     a = sigmoid(xp, z)
     return xp.stack([1 - a, a], axis=1)
 
 
 def predict_log_proba(estimator, X):
     """[log σ(−z), log σ(z)] from z, without underflow."""
-    from descend.engine.array_numerics import log_sigmoid
+    from descend.engine.array_numerics import log_sigmoid, log_softmax
     z = decision_function(estimator, X)
     xp = namespace(z)
+    if z.ndim == 2:  # K classes
+        return log_softmax(xp, z)
     return xp.stack([log_sigmoid(xp, -z), log_sigmoid(xp, z)], axis=1)
 
 
 def predict(estimator, X):
-    """classes_[1] where z > 0, else classes_[0]; in X's namespace for numeric labels."""
+    """The label of the largest probability (two classes: z > 0 → classes_[1]); in
+    X's namespace for numeric labels."""
     z = decision_function(estimator, X)
     xp, classes = namespace(z), estimator.classes_
-    positive = z > 0
+    index = xp.argmax(z, axis=1) if z.ndim == 2 else xp.astype(z > 0, xp.int64)
     if is_numpy(classes):  # text labels cannot live on a device
-        return classes[_host(positive).astype(int)]
-    classes = xp.asarray(classes, device=device_of(z)) if namespace(classes) is xp \
-        else xp.asarray(_host(classes), device=device_of(z))
-    return xp.where(positive, classes[1], classes[0])
+        return classes[_host(index)]
+    if namespace(classes) is not xp:
+        classes = xp.asarray(_host(classes), device=device_of(z))
+    return xp.take(classes, index)

@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 import descend.array_input as array_input
+from descend.engine.array_multinomial import ArrayMultinomialObjective
 from descend.engine.array_objective import ArrayObjective
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
@@ -62,7 +63,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     gradient then reads the non-zeros once (z over a row's non-zeros, dw
     scattered into their columns), and predictions use scipy's CSR product.
 
-    With two classes X may also be an Array API array: a PyTorch tensor (CPU
+    X may also be an Array API array: a PyTorch tensor (CPU
     or CUDA), a CuPy array, an ``array-api-strict`` array. It stays in its
     namespace and on its device for the whole fit (:mod:`descend.array_input`;
     on CUDA one fused Triton pass per gradient), and ``coef_``, ``intercept_``
@@ -150,6 +151,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True  # PyTorch, CuPy, array-api-strict (descend.array_input)
         return tags
 
     # -- validation ---------------------------------------------------------
@@ -241,6 +243,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
         if self._multinomial:
             kind = CsrMultinomialObjective if sp.issparse(X) else MultinomialObjective
+            if array_input.is_array_api_input(X):
+                kind = ArrayMultinomialObjective
             return kind(X, y01, len(self.classes_), sample_weight, l2=l2,
                         fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
@@ -390,6 +394,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if array_input.is_array_api_input(X):
             return array_input.decision_function(self, X)
         check_is_fitted(self)
+        array_input.check_host_input(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
                           reset=False)
         if self._multinomial:

@@ -55,7 +55,7 @@ class ArrayObjective(Problem):
         self.y = self._on_device(y)
         self.s = None if sample_weight is None else self._on_device(sample_weight)
         m, n = X.shape
-        self.S = float(m) if self.s is None else _total(xp, self.s)
+        self.S = float(m) if self.s is None else total_weight(xp, self.s)
         self.l2, self.fit_intercept = float(l2), fit_intercept
         self.kernel = kernel_for(X) if isinstance(kernel, str) else kernel
         self.n_rows, self.n_features, self.n_params = m, n, n + int(fit_intercept)
@@ -100,7 +100,7 @@ class ArrayObjective(Problem):
             index = xp.asarray(np.asarray(rows), device=self.device)
             X, y = xp.take(X, index, axis=0), xp.take(y, index, axis=0)
             s = None if s is None else xp.take(s, index, axis=0)
-            S = float(len(rows)) if s is None else _total(xp, s)
+            S = float(len(rows)) if s is None else total_weight(xp, s)
         use_kernel = self.kernel is not None and rows is None
         loss, gw, gb = (self.kernel if use_kernel else self._sums)(X, y, s, w, b)
         w64 = theta[:n]
@@ -137,33 +137,46 @@ class ArrayObjective(Problem):
     def curvature(self, theta=None):
         """∇²J(θ) = [X 1]ᵀ diag(sᵢ dᵢ) [X 1] / Σs + λ, dᵢ = a(1 − a) at θ;
         with θ None dᵢ = 1/4, the bound B ⪰ ∇²J. (n_params, n_params), float64."""
-        xp, n, k = self.xp, self.n_features, self.n_params
+        xp = self.xp
         wb = None if theta is None else self.split(theta)
+
+        def curvatures(Xb):
+            if wb is None:
+                return xp.full((Xb.shape[0],), SigmoidLogLoss.max_curvature,
+                               dtype=self.compute, device=self.device)
+            a = nx.sigmoid(xp, Xb @ wb[0] + wb[1])
+            return a * (1 - a)
+        H = self.gram(curvatures) / self.S
+        H = H + xp.eye(H.shape[0], dtype=xp.float64, device=self.device) * self._penalty_diagonal()
+        self._check_finite(H)
+        return H
+
+    def _penalty_diagonal(self):
+        """λ for each weight, 0 for the intercept (one row of θ)."""
+        p, n = self.n_features + int(self.fit_intercept), self.n_features
+        return self.l2 * self.xp.asarray(np.arange(p) < n, dtype=self.xp.float64,
+                                         device=self.device)
+
+    def gram(self, weights):
+        """Σᵢ sᵢ rᵢ x̃ᵢx̃ᵢᵀ, x̃ = [x 1] (or x), float64, block by block in order;
+        ``weights(X_b)`` gives the block's rᵢ ≥ 0."""
+        xp, n = self.xp, self.n_features
         xtx = xp.zeros((n, n), dtype=xp.float64, device=self.device)
         xts = xp.zeros((n,), dtype=xp.float64, device=self.device)
         ssum = xp.zeros((), dtype=xp.float64, device=self.device)
         for lo, hi in self._blocks():
             Xb = self._block(lo, hi)
-            if wb is None:
-                r = xp.full((hi - lo,), SigmoidLogLoss.max_curvature, dtype=self.compute,
-                            device=self.device)
-            else:
-                a = nx.sigmoid(xp, Xb @ wb[0] + wb[1])
-                r = a * (1 - a)
-            r = self._weights(lo, hi, r)
-            root = xp.sqrt(r)[:, None] * Xb
+            r = self._weights(lo, hi, weights(Xb))
+            root = xp.sqrt(r)[:, None] * Xb  # (√r X)ᵀ(√r X): a symmetric product
             xtx = xtx + xp.astype(root.T @ root, xp.float64)
             xts = xts + xp.astype(r @ Xb, xp.float64)
             ssum = ssum + xp.sum(xp.astype(r, xp.float64))
-        H = xp.zeros((k, k), dtype=xp.float64, device=self.device)
-        H[:n, :n] = xtx
-        if self.fit_intercept:
-            H[:n, n], H[n, :n], H[n, n] = xts, xts, ssum
-        # + λ on the weights' diagonal (the intercept is not penalised)
-        H = H / self.S + self.l2 * xp.eye(k, dtype=xp.float64, device=self.device) \
-            * xp.asarray(np.arange(k) < n, dtype=xp.float64, device=self.device)
-        self._check_finite(H)
-        return H
+        if not self.fit_intercept:
+            return xtx
+        G = xp.zeros((n + 1, n + 1), dtype=xp.float64, device=self.device)
+        G[:n, :n] = xtx
+        G[:n, n], G[n, :n], G[n, n] = xts, xts, ssum
+        return G
 
     def _check_finite(self, values):
         if not bool(self.xp.all(self.xp.isfinite(values))):
@@ -229,7 +242,7 @@ class ArrayObjective(Problem):
         return host_floats(xp.max(squares))[0] * SigmoidLogLoss.max_curvature
 
 
-def _total(xp, s):
+def total_weight(xp, s):
     """Σ sᵢ in float64, as a host number (once per objective or mini-batch)."""
     return host_floats(xp.sum(xp.astype(s, xp.float64)))[0]
 
