@@ -16,6 +16,8 @@ kernel adds the rows in float64 in a fixed order: the result does not depend
 on scheduling, and the number of programs depends on X's shape only, so the
 same data gives the same bits on every run.
 
+Offsets into X are 64-bit: X may hold more than 2³¹ elements.
+
 Under ``TRITON_INTERPRET=1`` (set before Triton is imported) the same kernels
 run on CPU tensors, which is how the tests check their numbers without a GPU.
 """
@@ -82,7 +84,7 @@ def _narrow_kernel(X, y_ptr, s_ptr, w_ptr, b_ptr, part, m, n, stride_m, stride_n
     for k in range(0, blocks_per_program):
         rows = (pid * blocks_per_program + k) * BLOCK_M + tl.arange(0, BLOCK_M)
         rmask = rows < m
-        x = tl.load(X + rows[:, None] * stride_m + cols[None, :] * stride_n,
+        x = tl.load(X + rows.to(tl.int64)[:, None] * stride_m + cols[None, :] * stride_n,
                     mask=rmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
         z = tl.sum(x * w[None, :], axis=1) + b
         loss, dz = _row_terms(z, y_ptr, s_ptr, rows, rmask, HAS_WEIGHTS)
@@ -113,7 +115,7 @@ def _wide_kernel(X, y_ptr, s_ptr, w_ptr, b_ptr, part, m, n, stride_m, stride_n,
         for c0 in range(0, n, BLOCK_N):
             cols = c0 + tl.arange(0, BLOCK_N)
             cmask = cols < n
-            x = tl.load(X + rows[:, None] * stride_m + cols[None, :] * stride_n,
+            x = tl.load(X + rows.to(tl.int64)[:, None] * stride_m + cols[None, :] * stride_n,
                         mask=rmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
             z += tl.sum(x * tl.load(w_ptr + cols, mask=cmask, other=0.0)[None, :], axis=1)
         loss, dz = _row_terms(z + b, y_ptr, s_ptr, rows, rmask, HAS_WEIGHTS)
@@ -122,7 +124,7 @@ def _wide_kernel(X, y_ptr, s_ptr, w_ptr, b_ptr, part, m, n, stride_m, stride_n,
         for c0 in range(0, n, BLOCK_N):
             cols = c0 + tl.arange(0, BLOCK_N)
             cmask = cols < n
-            x = tl.load(X + rows[:, None] * stride_m + cols[None, :] * stride_n,
+            x = tl.load(X + rows.to(tl.int64)[:, None] * stride_m + cols[None, :] * stride_n,
                         mask=rmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
             dw = tl.load(row + cols, mask=cmask, other=0.0) + tl.sum(x * dz[:, None], axis=0)
             tl.store(row + cols, dw, mask=cmask)
