@@ -30,6 +30,9 @@ class RowQuadratics:
     def optimum(self):
         return self.centres.mean(axis=0)
 
+    def as_vector(self, values):
+        return np.asarray(values, dtype=np.float64)
+
     def loss_grad(self, theta, rows=None):
         self.calls += 1
         c = self.centres if rows is None else self.centres[rows]

@@ -22,6 +22,9 @@ from sklearn.utils.validation import (
 from descend.engine.codes import is_coded, validate_coded
 from descend.engine.codes_objective import codes_objective
 from descend.cluster.arrays import is_dask
+import descend.array_input as array_input
+from descend.engine.array_multinomial import ArrayMultinomialObjective
+from descend.engine.array_objective import ArrayObjective
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
 from descend.engine.multinomial import MultinomialObjective
@@ -91,6 +94,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     integer code per categorical column, what ``descend train`` builds for
     text columns of many levels) is taken as the one-hot matrix it stands
     for, the one-hot columns never written.
+
+    X may also be an Array API array: a PyTorch tensor (CPU
+    or CUDA), a CuPy array, an ``array-api-strict`` array. It stays in its
+    namespace and on its device for the whole fit (:mod:`descend.array_input`;
+    on CUDA one fused Triton pass per gradient), and ``coef_``, ``intercept_``
+    and numeric ``classes_`` are then arrays of X's namespace, on its device.
 
     Parameters
     ----------
@@ -186,6 +195,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True  # PyTorch, CuPy, array-api-strict (descend.array_input)
         return tags
 
     # -- validation ---------------------------------------------------------
@@ -324,6 +334,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                    fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         if self._multinomial:
             kind = CsrMultinomialObjective if sp.issparse(X) else MultinomialObjective
+            if array_input.is_array_api_input(X):
+                kind = ArrayMultinomialObjective
             return kind(X, y01, len(self.classes_), sample_weight, l2=l2,
                         fit_intercept=self.fit_intercept, n_threads=self.n_jobs)
         return make_objective(X, y01, sample_weight, l2=l2, fit_intercept=self.fit_intercept,
@@ -414,6 +426,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if array_input.is_array_api_input(X):  # PyTorch, CuPy: the fit stays on X's device
+            return array_input.fit(self, X, y, sample_weight, solver_state, eval_set)
         self._check_params()
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
         objective = self._objective(X, y01, sample_weight)
@@ -438,6 +452,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if array_input.is_array_api_input(X):
+            raise UsageError("partial_fit takes NumPy arrays or scipy sparse matrices; fit "
+                             "takes Array API input (PyTorch, CuPy) whole", solver=None)
         first = not hasattr(self, "_partial_solver")
         if first:
             self._check_params()
@@ -474,7 +491,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """z = X w + b, shape (m,): the logit of the positive class; for K ≥ 3
         classes Z = X Wᵀ + b, shape (m, K), one logit per class."""
+        if array_input.is_array_api_input(X):
+            return array_input.decision_function(self, X)
         check_is_fitted(self)
+        array_input.check_host_input(self)
         X = _validate(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
                       reset=False)
         if self._multinomial:
@@ -485,6 +505,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """[1 − a, a] with a = σ(z), shape (m, 2); for K ≥ 3 classes
         softmax(Z), shape (m, K). Columns in ``classes_`` order, rows sum to 1."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict_proba(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return softmax(z)
@@ -494,6 +516,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     @_lazy_on_dask
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed from z without underflow."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict_log_proba(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return log_softmax(z)
@@ -502,6 +526,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     @_lazy_on_dask
     def predict(self, X):
         """The label whose probability is largest (two classes: z > 0 → ``classes_[1]``)."""
+        if array_input.is_array_api_input(X):
+            return array_input.predict(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:  # K classes
             return self.classes_[np.argmax(z, axis=1)]
@@ -523,5 +549,7 @@ def _validate(estimator, X, y="no_validation", **options):
 def make_objective(X, y01, sample_weight=None, **options):
     """The objective for X's representation: CSR (:mod:`descend.engine.csr_objective`)
     for scipy sparse X, dense (:mod:`descend.engine.objective`) otherwise."""
+    if array_input.is_array_api_input(X):
+        return ArrayObjective(X, y01, sample_weight, **options)
     kind = CsrObjective if sp.issparse(X) else Objective
     return kind(X, y01, sample_weight, **options)

@@ -7,6 +7,8 @@ T = I_K ⊗ T₁ (column scaling does not depend on the class).
 """
 import numpy as np
 
+from descend.optim.arrays import copy_float64, is_numpy, namespace
+
 
 class PerClass:
     """T = I_K ⊗ T₁ for a binary preconditioner T₁ (``inner``) of one row."""
@@ -17,6 +19,10 @@ class PerClass:
         self.n_classes = n_classes
 
     def _rows(self, method, v):
+        if not is_numpy(v):  # an Array API vector, on its device
+            xp = namespace(v)
+            V = xp.reshape(copy_float64(v), (self.n_classes, -1))
+            return xp.concat([method(V[k, :]) for k in range(self.n_classes)])
         V = np.asarray(v, dtype=np.float64).reshape(self.n_classes, -1)
         return np.concatenate([method(row) for row in V])
 

@@ -2,11 +2,13 @@
 
 The solver works in the scaled coordinates θ′: it evaluates J at T θ′, turns the
 gradient into g′ = Tᵀ g, and maps steps back with T. A preconditioned gradient
-step is then θ ← θ − α T Tᵀ g = θ − α P⁻¹ g with P = (T Tᵀ)⁻¹.
+step is then θ ← θ − α T Tᵀ g = θ − α P⁻¹ g with P = (T Tᵀ)⁻¹. Vectors and matrices are NumPy's or any Array API namespace's
+(:mod:`descend.optim.arrays`), on the objective's device.
 """
 import numpy as np
 from scipy.linalg import cho_factor, solve_triangular
 
+from descend.optim.arrays import copy_float64, is_numpy, namespace
 from descend.optim.per_class import PerClass
 
 #: Above this many parameters, factoring the curvature bound (n³/3 flops and
@@ -41,15 +43,16 @@ class DiagonalScaling:
     name = "diagonal"
 
     def __init__(self, mean, scale, fit_intercept):
-        scale = np.where(scale > 0, scale, 1.0)
+        xp = namespace(scale)
+        scale = xp.where(scale > 0, scale, xp.ones_like(scale))
         self.inv_scale = 1.0 / scale
-        self.mean = mean if fit_intercept else np.zeros_like(mean)
+        self.mean = mean if fit_intercept else xp.zeros_like(mean)
         self.fit_intercept = fit_intercept
 
     def from_scaled(self, v):
         """θ = T θ′."""
-        n = len(self.inv_scale)
-        out = np.array(v, dtype=np.float64)
+        n = self.inv_scale.shape[0]
+        out = copy_float64(v)
         out[:n] = v[:n] * self.inv_scale
         if self.fit_intercept:
             out[n] = v[n] - self.mean @ out[:n]
@@ -57,8 +60,8 @@ class DiagonalScaling:
 
     def grad_to_scaled(self, g):
         """g′ = Tᵀ g."""
-        n = len(self.inv_scale)
-        out = np.array(g, dtype=np.float64)
+        n = self.inv_scale.shape[0]
+        out = copy_float64(g)
         if self.fit_intercept:
             out[:n] = (g[:n] - self.mean * g[n]) * self.inv_scale
         else:
@@ -67,8 +70,8 @@ class DiagonalScaling:
 
     def to_scaled(self, theta):
         """θ′ = T⁻¹ θ."""
-        n = len(self.inv_scale)
-        out = np.array(theta, dtype=np.float64)
+        n = self.inv_scale.shape[0]
+        out = copy_float64(theta)
         out[:n] = theta[:n] / self.inv_scale
         if self.fit_intercept:
             out[n] = theta[n] + self.mean @ theta[:n]
@@ -87,6 +90,9 @@ class FactoredCurvature:
     name = "full"
 
     def __init__(self, bound):
+        if not is_numpy(bound):
+            self.chol, self.inverse, self.factor = None, *_array_factors(bound)
+            return
         scale = max(float(np.trace(bound)) / len(bound), 1e-300)
         # Collinear or constant columns make B singular; Cholesky may still
         # "succeed" with pivots at rounding level and give enormous steps along
@@ -109,13 +115,43 @@ class FactoredCurvature:
                 diagonal = np.maximum(diagonal, 1e-12 * scale)
 
     def from_scaled(self, v):
+        if self.chol is None:
+            return self.inverse.T @ v
         return solve_triangular(self.chol, v, lower=True, trans="T")
 
     def grad_to_scaled(self, g):
+        if self.chol is None:
+            return self.inverse @ g
         return solve_triangular(self.chol, g, lower=True)
 
     def to_scaled(self, theta):
+        if self.chol is None:
+            return self.factor.T @ theta
         return self.chol.T @ theta
+
+
+def _array_factors(bound):
+    """(L⁻¹, L) of L Lᵀ = B + ridge for B of an Array API namespace, on its device.
+
+    The standard has Cholesky but no triangular solve, so L⁻¹ is formed once
+    (as costly as the factorisation, n³) and each change of variables is a
+    product, n², like a triangular solve. The ridge is the NumPy path's.
+    """
+    xp = namespace(bound)
+    diagonal = xp.linalg.diagonal(bound)
+    scale = max(float(xp.sum(diagonal)) / diagonal.shape[0], 1e-300)
+    diagonal = xp.maximum(diagonal, xp.asarray(1e-300, dtype=bound.dtype, device=bound.device))
+    eye = xp.eye(diagonal.shape[0], dtype=bound.dtype, device=bound.device)
+    jitter = RELATIVE_RIDGE
+    while True:
+        try:
+            factor = xp.linalg.cholesky(bound + eye * (jitter * diagonal))
+        except (np.linalg.LinAlgError, RuntimeError, ValueError):
+            factor = None
+        if factor is not None and bool(xp.all(xp.isfinite(factor))):
+            return xp.linalg.inv(factor), factor
+        jitter *= 10
+        diagonal = xp.maximum(diagonal, 1e-12 * scale * xp.ones_like(diagonal))
 
 
 def transform_matrix(precond, n_params):

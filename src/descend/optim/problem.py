@@ -8,6 +8,8 @@ interface, and the solver does not change. θ is a float64 vector of
 """
 import contextlib
 
+import numpy as np
+
 
 class Problem:
     """Interface of a smooth objective J(θ), mean over ``n_rows`` rows.
@@ -42,8 +44,18 @@ class Problem:
     fit_intercept = False
     curvature_is_cheap = True
 
+    def as_vector(self, values):
+        """Host numbers as a float64 vector of θ's kind: a NumPy array here;
+        an objective on a device returns one on its device and namespace
+        (the solver then keeps θ, its state and the metric there)."""
+        return np.asarray(values, dtype=np.float64)
+
     def loss_grad(self, theta, rows=None):
         """J(θ) (float) and ∇J(θ) (float64, shape (n_params,)).
+
+        For an objective on a device, J may be a 0-d array and ∇J is a vector
+        of θ's namespace: the solver moves J to the host with the other
+        numbers of the iteration, in one transfer.
 
         With ``rows`` (sorted indices), the mean is over those rows only, an
         unbiased estimate of the full J and ∇J (mini-batches).

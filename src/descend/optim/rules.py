@@ -8,9 +8,10 @@ applies the chain's result as θ ← θ + u. The step size is itself a link
 proximal map for L1, clipping) see the step and can change it. States are
 dicts of arrays and numbers, and a chain's state is a list of them, so a
 checkpoint stores them as they are. Rules see θ and g in the solver's
-(possibly preconditioned) coordinates and know nothing of data.
+(possibly preconditioned) coordinates and know nothing of data. They run on NumPy vectors or on any Array API
+namespace's (:mod:`descend.optim.arrays`), on θ's device.
 """
-import numpy as np
+from descend.optim.arrays import copy_float64, is_numpy, namespace
 
 
 class ScaleByLearningRate:
@@ -30,7 +31,7 @@ class Trace:
         self.beta = beta
 
     def init(self, theta):
-        return {"velocity": np.zeros_like(theta)}
+        return {"velocity": namespace(theta).zeros_like(theta)}
 
     def update(self, u, state, theta, lr):
         velocity = self.beta * state["velocity"] + u
@@ -50,16 +51,27 @@ class Accelerate:
         self.adaptive_restart = adaptive_restart
 
     def init(self, theta):
-        return {"x": np.array(theta, dtype=np.float64), "t": 1.0}
+        return {"x": copy_float64(theta), "t": 1.0}
 
     def update(self, u, state, theta, lr):
         x_prev, t = state["x"], state["t"]
         x = theta + u
-        if self.adaptive_restart and u @ (x - x_prev) < 0:
+        if not is_numpy(x):
+            t = self._restart_on_device(u, x, x_prev, t)
+        elif self.adaptive_restart and u @ (x - x_prev) < 0:
             t = 1.0
-        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        t_next = 0.5 * (1.0 + namespace(t).sqrt(1.0 + 4.0 * t * t))
         y = x + ((t - 1.0) / t_next) * (x - x_prev)
         return y - theta, {"x": x, "t": t_next}
+
+    def _restart_on_device(self, u, x, x_prev, t):
+        """The restart as a select, t a 0-d array: no branch, so nothing is
+        synchronised with the host."""
+        xp = namespace(x)
+        t = xp.asarray(t, dtype=x.dtype, device=x.device)
+        if self.adaptive_restart:
+            t = xp.where(u @ (x - x_prev) < 0, xp.ones_like(t), t)
+        return t
 
 
 class ScaleByAdam:
@@ -69,7 +81,8 @@ class ScaleByAdam:
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def init(self, theta):
-        return {"m": np.zeros_like(theta), "v": np.zeros_like(theta), "k": 0}
+        xp = namespace(theta)
+        return {"m": xp.zeros_like(theta), "v": xp.zeros_like(theta), "k": 0}
 
     def update(self, u, state, theta, lr):
         k = state["k"] + 1
@@ -77,7 +90,7 @@ class ScaleByAdam:
         v = self.beta2 * state["v"] + (1 - self.beta2) * u * u
         m_hat = m / (1 - self.beta1**k)
         v_hat = v / (1 - self.beta2**k)
-        return m_hat / (np.sqrt(v_hat) + self.eps), {"m": m, "v": v, "k": k}
+        return m_hat / (namespace(v_hat).sqrt(v_hat) + self.eps), {"m": m, "v": v, "k": k}
 
 
 class Chain:

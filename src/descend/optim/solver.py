@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from descend.exceptions import DataError, DivergenceError
+from descend.optim.arrays import copy_float64, host_floats, is_numpy, namespace
 from descend.optim.precondition import (
     MAX_FULL_PARAMS,
     FactoredCurvature,
@@ -174,7 +175,7 @@ class Solver:
 
     def initial_state(self, objective, precond, theta0):
         """A fresh state at θ₀ (user coordinates)."""
-        theta = precond.to_scaled(np.asarray(theta0, dtype=np.float64))
+        theta = precond.to_scaled(_as_vector(objective, theta0))
         ref_step = self._reference_step(objective, precond)
         if self.fixed_step:
             lr = float(self.learning_rate)
@@ -202,11 +203,11 @@ class Solver:
 
         def matvec(v):
             return precond.grad_to_scaled(bound(precond.from_scaled(v)))
-        v = np.random.default_rng(1).standard_normal(objective.n_params)
+        v = _as_vector(objective, np.random.default_rng(1).standard_normal(objective.n_params))
         eig = 1.0
         for _ in range(iterations):
-            u = matvec(v / np.linalg.norm(v))
-            eig, v = float(np.linalg.norm(u)), u
+            u = matvec(v / _norm(v))
+            eig, v = float(_norm(u)), u
         return 1.1 * max(eig, 1e-12)
 
     def _minibatch_step(self, objective, precond, ref_step):
@@ -231,7 +232,8 @@ class Solver:
         with objective.evaluation_context():
             run = _Run(self, objective, precond or self.prepare(objective, state))
             if state is None:
-                theta0 = np.zeros(objective.n_params) if theta0 is None else theta0
+                theta0 = _as_vector(objective, np.zeros(objective.n_params)) \
+                    if theta0 is None else theta0
                 state = self.initial_state(objective, run.precond, theta0)
             stop = self.max_iter if iterations is None else state.iteration + iterations
             run.loop(state, stop)
@@ -316,13 +318,15 @@ class _Run:
         loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
         state.iteration += 1
-        if self.handle_rise(state, loss, grad, theta):
-            self.record(state, loss, grad, g, theta)
+        numbers = iteration_numbers(loss, grad, g)
+        loss = numbers[0]
+        if self.handle_rise(state, numbers, grad, theta):
+            self.record(state, numbers, theta, g)
             state.theta, state.rule_state = self.rule.step(
                 precond.to_scaled(state.best_theta), precond.grad_to_scaled(state.best_grad),
                 state.rule_state, state.lr)
             return
-        self.record(state, loss, grad, g, theta)
+        self.record(state, numbers, theta, g)
         if self.converged(state, loss):
             return
         if not (self.objective.has_penalty or self.solver.penalty) and loss < SEPARATED_LOSS:
@@ -353,7 +357,7 @@ class _Run:
         self.precond = FactoredCurvature(self.objective.curvature(theta))
         if self.solver.penalty is not None:
             self.solver.proximal.bind(self.solver.penalty, self.precond)
-        state.curvature_at = np.array(theta)
+        state.curvature_at = copy_float64(theta)
         state.theta = self.precond.to_scaled(theta)
         state.rule_state = self.rule.init(state.theta)
         state.lr, state.ref_step, state.since_refresh = 1.0, 1.0, 0
@@ -367,7 +371,7 @@ class _Run:
         m = self.objective.n_rows
         order = rng.permutation(m)
         state.rng_state = rng.bit_generator.state
-        lr = state.lr if self.solver.fixed_step else state.lr / np.sqrt(state.iteration + 1)
+        lr = state.lr if self.solver.fixed_step else float(state.lr / np.sqrt(state.iteration + 1))
         for start in range(0, m, batch):
             rows = np.sort(order[start:start + batch])
             _, grad = self.objective.loss_grad(precond.from_scaled(state.theta), rows=rows)
@@ -376,19 +380,21 @@ class _Run:
         theta = precond.from_scaled(state.theta)
         loss, grad = self.evaluate(theta)
         g = precond.grad_to_scaled(grad)
+        numbers = iteration_numbers(loss, grad, g)
         state.iteration += 1
-        if self.handle_rise(state, loss, grad, theta):
+        if self.handle_rise(state, numbers, grad, theta):
             state.theta = precond.to_scaled(state.best_theta)
-        self.record(state, loss, grad, g, theta)
-        self.converged(state, loss)
+        self.record(state, numbers, theta, g)
+        self.converged(state, numbers[0])
 
-    def handle_rise(self, state, loss, grad, theta):
+    def handle_rise(self, state, numbers, grad, theta):
         """Track the best point; on a rise with α = auto, go back to it.
 
-        Returns True when the caller must continue from the best point. With a
-        fixed α a non-finite or runaway loss raises :class:`DivergenceError`.
+        ``numbers`` are :func:`iteration_numbers`. Returns True when the caller
+        must continue from the best point. With a fixed α a non-finite or
+        runaway loss raises :class:`DivergenceError`.
         """
-        finite = np.isfinite(loss) and np.all(np.isfinite(grad))
+        loss, finite = numbers[0], numbers[1]
         # Differences below the rounding of the loss are not rises.
         loss_cmp = loss - self.loss_noise * abs(loss) if finite else loss
         if state.first_loss is None and finite:
@@ -421,14 +427,47 @@ class _Run:
                 f"with learning_rate={self.solver.learning_rate:g}; use a smaller learning "
                 "rate (for example a tenth of it) or learning_rate='auto'")
 
-    def record(self, state, loss, grad, g, theta):
+    def record(self, state, numbers, theta, g):
+        loss, _, g_squared, grad_norm = numbers
         if self.solver.penalty is not None:  # the gradient mapping at θ′
             step, proximal = state.ref_step, self.solver.proximal
             mapped = proximal.prox(state.theta - step * g, step)
             self.prox_point = proximal.user_point(mapped, self.precond)
-            g = (state.theta - mapped) / step
-        state.measure = 0.5 * float(g @ g) * state.ref_step
+            mapping = (state.theta - mapped) / step
+            g_squared = float(mapping @ mapping)
+        state.measure = 0.5 * g_squared * state.ref_step
         state.history.append({"iteration": state.iteration, "loss": float(loss),
-                              "grad_norm": float(np.linalg.norm(grad)),
+                              "grad_norm": grad_norm,
                               "step_size": float(state.lr), "elapsed": state.elapsed,
                               **(self.solver.monitor(theta) if self.solver.monitor else {})})
+
+
+def _as_vector(objective, values):
+    """Host numbers as θ's kind of vector for this objective (NumPy unless
+    the objective says otherwise, :meth:`Problem.as_vector`)."""
+    as_vector = getattr(objective, "as_vector", None)
+    return np.asarray(values, dtype=np.float64) if as_vector is None else as_vector(values)
+
+
+def _norm(v):
+    """‖v‖₂ (NumPy's own for NumPy vectors, so the CPU path keeps its bits)."""
+    if is_numpy(v):
+        return np.linalg.norm(v)
+    return namespace(v).sqrt(v @ v)
+
+
+def iteration_numbers(loss, grad, g):
+    """(J, whether J and ∇J are finite, g′ᵀg′, ‖∇J‖) as host numbers.
+
+    What one iteration needs on the host: for an objective on a device they
+    are computed there and moved in one transfer, the only synchronisation
+    of a full-batch iteration.
+    """
+    if is_numpy(grad):
+        loss = float(loss)
+        finite = bool(np.isfinite(loss) and np.all(np.isfinite(grad)))
+        return loss, finite, float(g @ g), float(np.linalg.norm(grad))
+    xp = namespace(grad)
+    all_finite = xp.astype(xp.all(xp.isfinite(grad)), xp.float64)
+    loss, finite, g_squared, grad_squared = host_floats(loss, all_finite, g @ g, grad @ grad)
+    return loss, bool(finite) and bool(np.isfinite(loss)), g_squared, float(np.sqrt(grad_squared))
