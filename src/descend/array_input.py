@@ -95,8 +95,12 @@ def fit(estimator, X, y, sample_weight=None, solver_state=None, eval_set=None):
     _, y01, weights = estimator._validate_training_data(stub, y_host, _host(sample_weight),
                                                         reset=True)
     estimator.n_features_in_ = X.shape[1]
+    if estimator._rho > 0:
+        raise UsageError(f"penalty {estimator.penalty!r}: Array API input supports the L2 "
+                         "penalty (or none) for now; pass NumPy arrays (for a tensor, "
+                         "X.cpu().numpy()) for an L1 part", penalty=None)
     objective = estimator._objective(X, y01, weights)
-    solver = estimator._make_solver()
+    solver = estimator._make_solver(objective)
     result = solver.run(objective, _initial_theta(estimator, X), state=solver_state)
     _store(estimator, X, result)
     if not result.state.converged:

@@ -98,16 +98,7 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, l1, show_all, as_json
       descend explain --model churn.json --data test.csv --row 3 --graph graph.svg
       descend explain --model churn.json --data test.csv --descent path.png
     """
-    if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
-        raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
-    from descend.cli.commands import check_suffix
-    check_suffix(descent_path, (".png", ".svg", ".pdf"), "--descent")
-    if descent_path is not None and not (model_path and data_path):
-        raise UsageError("--descent draws a model's run on a table: give --model and --data")
-    _check_alpha_and_row(alpha, row)
-    from descend.io.outputs import prepare_outputs
-    prepare_outputs({"--model": model_path, "--data": data_path},
-                    {"--graph": graph_path, "--descent": descent_path})
+    _check_explain_options(model_path, data_path, alpha, row, graph_path, descent_path)
     text_format = text_format_from(reading)
     if model_path or data_path:
         if not (model_path and data_path):
@@ -147,6 +138,20 @@ def explain(model_path, data_path, row, x, y, w, b, alpha, l1, show_all, as_json
         click.echo(f"\ngraph written to {graph_path}")
     if drawn:
         click.echo(drawn)
+
+
+def _check_explain_options(model_path, data_path, alpha, row, graph_path, descent_path):
+    """explain's option checks, and its outputs checked before anything is read."""
+    if graph_path is not None and graph_path.suffix.lower() not in (".svg", ".png", ".dot"):
+        raise UsageError(f"--graph {graph_path}: use a .svg, .png or .dot file")
+    from descend.cli.commands import check_suffix
+    check_suffix(descent_path, (".png", ".svg", ".pdf"), "--descent")
+    if descent_path is not None and not (model_path and data_path):
+        raise UsageError("--descent draws a model's run on a table: give --model and --data")
+    _check_alpha_and_row(alpha, row)
+    from descend.io.outputs import prepare_outputs
+    prepare_outputs({"--model": model_path, "--data": data_path},
+                    {"--graph": graph_path, "--descent": descent_path})
 
 
 def _explain_classes(result, names, classes, show_all, as_json, graph_path, sources):

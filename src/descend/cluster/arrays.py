@@ -239,7 +239,7 @@ def make_objective(estimator, X, codes, s):
     """The :class:`~descend.engine.dask_objective.DaskObjective` of a fit."""
     from descend.engine.dask_objective import DaskObjective
     S = total_weight(s, X.shape[0])
-    l2 = 0.0 if np.isinf(estimator.C) else 1.0 / (estimator.C * S)
+    l2, _ = estimator._strengths(S)  # the L2 share of the penalty; an L1 part goes to the solver
     return DaskObjective(X, codes, s, S, n_classes=len(estimator.classes_), l2=l2,
                          fit_intercept=estimator.fit_intercept,
                          n_threads=estimator.n_jobs or 1)

@@ -31,7 +31,8 @@ from descend.engine.kernels import (
     _forward,
     chunk_loss_and_dz,
 )
-from descend.engine.softmax_kernels import _chunk_backward, _chunk_loss_and_dz, _forward_pair
+from descend.engine.softmax import columns_loss_and_dlogits
+from descend.engine.softmax_kernels import _chunk_backward, _forward_pair
 
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 #: Positions as unsigned integers once a code is known to be ≥ 0: Numba then
@@ -175,7 +176,7 @@ def _compile_codes_softmax_rows(inlined_digest):
         Z = np.empty((K, CHUNK_ROWS), dtype=X.dtype)
         dZ = np.empty((K, CHUNK_ROWS), dtype=X.dtype)
         losses = np.empty(CHUNK_ROWS, dtype=X.dtype)
-        zrow, dzrow = np.empty(K, dtype=X.dtype), np.empty(K, dtype=X.dtype)
+        top, work = np.empty(CHUNK_ROWS, dtype=np.intp), np.empty((3, CHUNK_ROWS), dtype=X.dtype)
         one = np.ones(1, dtype=X.dtype)[0]
         loss = 0.0
         for start in range(lo, hi, CHUNK_ROWS):
@@ -185,7 +186,7 @@ def _compile_codes_softmax_rows(inlined_digest):
             if K % 2:
                 _forward(X, W[K - 1], b[K - 1], start, rows, Z[K - 1], 0, split)
             _gather_classes(codes, offsets, W, start, rows, Z)
-            _chunk_loss_and_dz(Z, y, s, start, rows, dZ, losses, zrow, dzrow, one)
+            columns_loss_and_dlogits(Z, y, s, start, rows, dZ, losses, top, work)
             chunk_loss = 0.0 * one
             for r in range(rows):
                 chunk_loss += losses[r]
