@@ -10,6 +10,9 @@ Prints, as ratios measured in one process:
   their defaults, on (a) 1,000,000 × 100, K = 5, features on scales 0.2–5
   with offsets (the solver section's), and (b) scikit-learn's digits
   replicated to at least 150,000 rows, in raw pixel units (0–16).
+  A scikit-learn solver that stops short of the gap with its defaults is run
+  again with tighter tolerances (TIGHTER_TOLS) until it reaches it, so that
+  "time to 1e-6" is measured for it too.
 
 ``python benchmarks/run.py --only multinomial`` runs it alone;
 DESCEND_BENCH_ROWS sets fewer rows for (a) and the epochs (a quick look).
@@ -42,6 +45,9 @@ SLOW_LIMIT_S = 60.0
 SOLVERS = ("lbfgs", "newton-cholesky", "newton-cg", "sag", "saga")
 #: Each is first timed on a tenth of the rows (see SLOW_LIMIT_S).
 SAMPLED = SOLVERS
+#: A solver run in full that stopped short of TARGET_GAP with its defaults is
+#: run again with these tolerances, in turn, until it reaches the gap.
+TIGHTER_TOLS = (1e-6, 1e-8, 1e-10, 1e-12)
 
 
 def scaled_multiclass(m, n, K, seed=0, dtype=np.float64):
@@ -112,6 +118,23 @@ def race(name, X, y):
         model, seconds = timed_fit(make, X, y)
         rows.append((label, seconds, gap_of(model, X, y, J_star), ""))
         print(f"  {name}: {label:24s} {seconds:8.2f} s  gap {rows[-1][2]:.1e}", file=sys.stderr)
+        if label.startswith("sklearn") and rows[-1][2] > TARGET_GAP:
+            rows += tightened(name, label.split()[1], X, y, J_star)
+    return rows
+
+
+def tightened(name, solver, X, y, J_star):
+    """A solver that stopped short of the gap, run again with tighter tolerances
+    until it reaches it (or a run takes longer than SLOW_LIMIT_S)."""
+    rows = []
+    for tol in TIGHTER_TOLS:
+        model, seconds = timed_fit(lambda: SkLogisticRegression(
+            C=C, solver=solver, tol=tol, max_iter=10_000), X, y)
+        rows.append((f"sklearn {solver}, tol {tol:g}", seconds, gap_of(model, X, y, J_star), ""))
+        print(f"  {name}: {rows[-1][0]:24s} {seconds:8.2f} s  gap {rows[-1][2]:.1e}",
+              file=sys.stderr)
+        if rows[-1][2] <= TARGET_GAP or seconds > SLOW_LIMIT_S:
+            break
     return rows
 
 
@@ -156,7 +179,7 @@ def print_race(title, rows):
         print(f"; ÷ the fastest that reached {TARGET_GAP:g} ({best[0]}): "
               f"**{ours / best[1]:.2f}**")
     else:
-        print(f"; no scikit-learn solver reached {TARGET_GAP:g} with its defaults")
+        print(f"; no scikit-learn solver reached {TARGET_GAP:g}, even with the tighter tolerances")
 
 
 def main():
