@@ -21,7 +21,7 @@ C = 1. Prints, measured in one process:
 
 The file is not named ``dask.py``, and ``run.py`` runs it in a process of
 its own with ``python -P``: with this folder first on the import path, that
-name (and the ``sparse.py`` beside it) would hide the packages dask imports.
+name (as the ``sparse.py`` once beside it did) would hide the packages dask imports.
 
 ``python benchmarks/run.py --only dask`` runs it alone; DESCEND_BENCH_DASK_ROWS
 sets fewer rows (a quick look).
@@ -33,8 +33,8 @@ import warnings
 
 import numpy as np
 
-# Last on the path, not first: this folder's sparse.py would hide the package
-# dask imports under that name (run.py starts this file with python -P).
+# Last on the path, not first: no module here may hide a package dask imports
+# (run.py starts this file with python -P).
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 from run import objective_value, reference_optimum, scaled_problem  # noqa: E402
 

@@ -31,7 +31,7 @@ import time
 import warnings
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # scikit-learn's Array API path needs it first
-# this folder's sparse.py would stand in for the pydata `sparse` package numba looks for
+# no module of this folder may stand in for a package numba or torch imports
 sys.path = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
 
 import numpy as np  # noqa: E402

@@ -1,7 +1,7 @@
 """High-cardinality categories through the command line: ``descend train``
 end to end against the scikit-learn script, as real subprocesses.
 
-The second half of the "sparse" section (``benchmarks/sparse.py`` runs it
+The second half of the "sparse" section (``benchmarks/sparse_text.py`` runs it
 after the text-like CSR; alone: ``python benchmarks/sparse_codes.py
 [--rows N]``, or DESCEND_BENCH_CODES_ROWS). Into a temporary folder (deleted
 afterwards) it writes, with seeded NumPy and Arrow kernels only, a Parquet
