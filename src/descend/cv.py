@@ -6,12 +6,14 @@ L1); each point of the path is scored on the fold's held-out rows; the
 (C, ρ) of the best mean score is refitted on every row. The attributes and
 the choice are scikit-learn's ``LogisticRegressionCV``'s.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
+from descend.engine.threads import default_threads
 from descend.estimator import LogisticRegression
 from descend.exceptions import UsageError
 from descend.path import PenaltyPath
@@ -135,12 +137,16 @@ class LogisticRegressionCV(LogisticRegression):
                              accept_sparse="csr", reset=True)
         self.classes_ = self._check_classes(np.unique(y))
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        parallel = self.n_jobs not in (None, 1)
+        workers = _fold_workers(self.n_jobs)
         jobs = [(train, test, rho) for train, test in folds for rho in ratios]
-        results = Parallel(n_jobs=self.n_jobs if parallel else 1, prefer="threads")(
-            delayed(self._fold_path)(X, y, sample_weight, train, test, rho, Cs,
-                                     1 if parallel else None)
-            for train, test, rho in jobs)
+
+        def path_of(job):
+            train, test, rho = job
+            return self._fold_path(X, y, sample_weight, train, test, rho, Cs,
+                                   1 if workers > 1 else None)
+        # threads of their own, not the kernels' pool, which each fold's fits use
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="descend-cv") as folds_pool:
+            results = list(folds_pool.map(path_of, jobs))
         # (n_folds, n_l1, n_cs, ...) → scikit-learn's (n_folds, n_cs, n_l1, ...)
         shape = (len(folds), len(ratios), len(Cs))
         paths = np.swapaxes(np.reshape([r[0] for r in results], shape + (-1,)), 1, 2)
@@ -216,3 +222,11 @@ class LogisticRegressionCV(LogisticRegression):
         self.coefs_paths_ = {key: squeeze(per_class[..., k, :]) for k, key in enumerate(keys)}
         self.scores_ = {key: squeeze(scores) for key in keys}
         self.n_iter_ = squeeze(n_iter)[None]
+
+
+def _fold_workers(n_jobs):
+    """Threads for the folds' paths: None or 1 → one; −1 → every core this
+    process may use; −k → all but k − 1 of them (scikit-learn's convention)."""
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    return n_jobs if n_jobs > 0 else max(1, default_threads() + 1 + n_jobs)
