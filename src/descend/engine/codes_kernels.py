@@ -31,8 +31,7 @@ from descend.engine.kernels import (
     _forward,
     chunk_loss_and_dz,
 )
-from descend.engine.softmax import columns_loss_and_dlogits
-from descend.engine.softmax_kernels import _chunk_backward, _forward_pair
+from descend.engine.softmax_kernels import _chunk_backward, _chunk_forward, _chunk_loss
 
 _JIT = dict(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 #: Positions as unsigned integers once a code is known to be ≥ 0: Numba then
@@ -181,16 +180,9 @@ def _compile_codes_softmax_rows(inlined_digest):
         loss = 0.0
         for start in range(lo, hi, CHUNK_ROWS):
             rows = min(CHUNK_ROWS, hi - start)
-            for k in range(0, K - 1, 2):   # reads W[:, :p] only
-                _forward_pair(X, W, b, k, start, rows, Z, hi if k == 0 else 0, split)
-            if K % 2:
-                _forward(X, W[K - 1], b[K - 1], start, rows, Z[K - 1], 0, split)
+            _chunk_forward(X, W, b, start, rows, Z, hi, split)  # reads W[:, :p] only
             _gather_classes(codes, offsets, W, start, rows, Z)
-            columns_loss_and_dlogits(Z, y, s, start, rows, dZ, losses, top, work)
-            chunk_loss = 0.0 * one
-            for r in range(rows):
-                chunk_loss += losses[r]
-            loss += chunk_loss
+            loss += _chunk_loss(Z, y, s, start, rows, dZ, losses, top, work, one)
             _chunk_backward(X, dZ, start, rows, partial, dense_grad, hi, split, one)
             _scatter_classes(codes, offsets, dZ, start, rows, grad)
         for k in range(K):

@@ -89,6 +89,28 @@ def _backward_pair(X, dZ, k, start, rows, partial, hi, split):
 
 
 @numba.njit(inline="always", **_JIT)
+def _chunk_forward(X, W, b, start, rows, Z, hi, split):
+    """Z[:, :rows] = X_c W[:, :p]ᵀ + b (p = X's columns): classes two at a time;
+    rows ahead are prefetched once, with class 0."""
+    K = W.shape[0]
+    for k in range(0, K - 1, 2):
+        _forward_pair(X, W, b, k, start, rows, Z, hi if k == 0 else 0, split)
+    if K % 2:
+        _forward(X, W[K - 1], b[K - 1], start, rows, Z[K - 1], 0, split)
+
+
+@numba.njit(inline="always", **_JIT)
+def _chunk_loss(Z, y, s, start, rows, dZ, losses, top, work, one):
+    """The SoftmaxCrossEntropy node on a chunk: dZ, and Σ sᵢ L over its rows."""
+    columns_loss_and_dlogits(Z, y, s, start, rows, dZ, losses, top, work)
+    # sums in loops that only read: the same bits wherever arrays lie
+    chunk_loss = 0.0 * one
+    for r in range(rows):
+        chunk_loss += losses[r]
+    return chunk_loss
+
+
+@numba.njit(inline="always", **_JIT)
 def _chunk_backward(X, dZ, start, rows, partial, grad, hi, split, one):
     """db += Σ_r dZ[:, r] and dW += dZ_cᵀ X_c for one chunk, into grad (K, n + 1)."""
     K, n = partial.shape
@@ -145,17 +167,8 @@ def _compile_softmax_rows(inlined_digest):
         loss = 0.0
         for start in range(lo, hi, CHUNK_ROWS):
             rows = min(CHUNK_ROWS, hi - start)
-            # classes two at a time; rows ahead are prefetched once, with class 0
-            for k in range(0, K - 1, 2):
-                _forward_pair(X, W, b, k, start, rows, Z, hi if k == 0 else 0, split)
-            if K % 2:
-                _forward(X, W[K - 1], b[K - 1], start, rows, Z[K - 1], 0, split)
-            columns_loss_and_dlogits(Z, y, s, start, rows, dZ, losses, top, work)
-            # sums in loops that only read: the same bits wherever arrays lie
-            chunk_loss = 0.0 * one
-            for r in range(rows):
-                chunk_loss += losses[r]
-            loss += chunk_loss
+            _chunk_forward(X, W, b, start, rows, Z, hi, split)
+            loss += _chunk_loss(Z, y, s, start, rows, dZ, losses, top, work, one)
             _chunk_backward(X, dZ, start, rows, partial, grad, hi, split, one)
         return loss
     return softmax_rows
