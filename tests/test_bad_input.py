@@ -164,7 +164,13 @@ EARLY_OPTIONS = {"option-c-zero": ["--C", "0"], "option-c-nan": ["--C", "nan"],
                  "option-tol-nan": ["--tol", "nan"],
                  "option-rate-inf": ["--learning-rate", "inf"],
                  "option-seed-negative": ["--seed", "-1"],
-                 "option-features-twice": ["--features", "a,a,b"]}
+                 "option-features-twice": ["--features", "a,a,b"],
+                 "option-plot-path-without-cv": ["--plot-path", "path.png"],
+                 "option-cv-checkpoint": ["--C", "cv", "--checkpoint", "ck"],
+                 "option-l1-ratio-without-elasticnet": ["--l1-ratio", "0.5"],
+                 "option-elasticnet-without-ratio": ["--penalty", "elasticnet"],
+                 "option-dask-address": ["--dask", "nowhere"],
+                 "option-dask-memory-limit": ["--dask", "local", "--memory-limit", "1GB"]}
 #: Rows whose situation is `descend train` on a CSV file with this content.
 TRAINING_CSV = {
     "text-in-numeric": "a,b,y\n1,2,yes\n3,abc,no\n5,6,no\n7,8,yes\n",
