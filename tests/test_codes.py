@@ -96,10 +96,11 @@ def test_codes_objective_equals_the_dense_one_hot_objective(dtype, weighted, fit
     for a, b in zip(ours.column_moments(), theirs.column_moments()):
         np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-10,
                                    atol=1e-12)
-    # the dense one in X's dtype, ours by float64 sparse products
-    np.testing.assert_allclose(ours.curvature(theta), theirs.curvature(theta),
-                               rtol=1e-10 if dtype == np.float64 else 1e-6,
-                               atol=1e-12 if dtype == np.float64 else 1e-8)
+    # the dense one in X's dtype, ours compiled in float64; at θ and the bound's
+    for at in (theta, None):
+        np.testing.assert_allclose(ours.curvature(at), theirs.curvature(at),
+                                   rtol=1e-10 if dtype == np.float64 else 1e-6,
+                                   atol=1e-12 if dtype == np.float64 else 1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -143,6 +144,20 @@ def test_the_sums_do_not_depend_on_the_threads():
     assert two.n_threads == 2
     (l1, g1), (l2, g2) = one.loss_grad(theta), two.loss_grad(theta)
     assert l1 == l2 and np.array_equal(g1, g2)
+    assert np.array_equal(one.curvature(theta), two.curvature(theta))
+
+
+def test_auto_factors_the_curvature_of_few_parameters_only():
+    # two classes and up to MAX_FULL_PARAMS parameters: "full", as for dense X
+    from descend.optim.precondition import MAX_FULL_PARAMS
+    from descend.optim.solver import Solver
+    X, _, y, _ = coded_problem(m=500, levels=(3, 40))
+    wide, _, y_wide, _ = coded_problem(m=500, levels=(3, MAX_FULL_PARAMS))
+    _, _, y3, _ = coded_problem(m=500, levels=(3, 40), classes=3)
+    solver = Solver()
+    assert solver.choose_preconditioner(CodesObjective(X, y)) == "full"
+    assert solver.choose_preconditioner(CodesObjective(wide, y_wide)) == "diagonal"
+    assert solver.choose_preconditioner(CodesMultinomialObjective(X, y3, 3)) == "diagonal"
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -196,3 +196,66 @@ def _compile_codes_softmax_rows(inlined_digest):
 codes_fused_rows = _compile_codes_fused_rows(sources_digest(numerics, intrinsics, kernels))
 codes_softmax_rows = _compile_codes_softmax_rows(
     sources_digest(numerics, intrinsics, kernels, softmax, softmax_kernels))
+
+
+@numba.njit(**_JIT)
+def codes_logits(X, codes, offsets, w, b, lo, hi, z):
+    """z[i − lo] = xᵢ·w[:p] + Σⱼ w[offsets[j] + cᵢⱼ] + b for rows lo:hi, float64."""
+    p = X.shape[1]
+    for i in range(lo, hi):
+        acc = np.float64(b)
+        for a in range(p):
+            acc += np.float64(X[i, a]) * np.float64(w[a])
+        z[i - lo] = acc
+    _gather(codes, offsets, w, lo, hi - lo, z)
+
+
+@numba.njit(**_JIT)
+def codes_gram_rows(X, codes, offsets, r, lo, hi, intercept, H):
+    """Adds the lower triangle of [X 1]ᵀ diag(r) [X 1] over rows lo:hi to H,
+    X = [numbers, one-hot(codes)], its one-hot columns never written.
+
+    Row i adds rᵢ xᵢₐxᵢ_b to H[a, b] for numbers b ≤ a, rᵢ xᵢₐ to
+    H[u, a] and rᵢ to H[u, v] for its known codes v ≤ u (u = offsets[j] + cᵢⱼ),
+    and rᵢ xᵢₐ, rᵢ to the intercept's row when ``intercept`` ≥ 0: q(p + q) +
+    p(p + 1)/2 terms a row, for p numbers and q categorical columns.
+
+    Parameters
+    ----------
+    X : ndarray, shape (m, p), float32 or float64
+    codes : ndarray, shape (m, q), signed integers (−1 unknown)
+    offsets : ndarray, shape (q,), int64, increasing, offsets[0] ≥ p
+    r : ndarray, shape (hi − lo,), float64
+        The rows' curvature weights sᵢ a(1 − a).
+    lo, hi : int
+    intercept : int
+        The intercept's row of H (the last), or −1 without one.
+    H : ndarray, shape (k, k), float64, accumulated in place (lower triangle)
+    """
+    p = X.shape[1]
+    row = np.empty(p, dtype=np.float64)
+    for i in range(lo, hi):
+        ri = r[i - lo]
+        for a in range(p):
+            row[a] = np.float64(X[i, a])
+        for a in range(p):
+            rx = ri * row[a]
+            for t in range(a + 1):
+                H[a, t] += rx * row[t]
+            if intercept >= 0:
+                H[intercept, a] += rx
+        for j in range(codes.shape[1]):
+            c = codes[i, j]
+            if c < 0:
+                continue
+            u = _U(offsets[j] + c)
+            for a in range(p):
+                H[u, a] += ri * row[a]
+            for t in range(j + 1):
+                c2 = codes[i, t]
+                if c2 >= 0:
+                    H[u, _U(offsets[t] + c2)] += ri
+            if intercept >= 0:
+                H[intercept, u] += ri
+        if intercept >= 0:
+            H[intercept, intercept] += ri

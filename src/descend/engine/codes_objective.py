@@ -9,20 +9,31 @@ added in block order, so the numbers are the same bits whatever the thread
 count. The default metric is the diagonal one: per one-hot column its mean
 and variance are the level's weighted count c/S and (c/S)(1 − c/S), one
 ``bincount`` per categorical column, beside the dense block's column
-moments; nothing n × n is built. The n × n curvature ("full", for up to
-:data:`~descend.engine.csr_objective.MAX_CURVATURE_PARAMS` parameters) and
-the row samples of the step-size estimates go through CSR copies of the
-rows concerned (:meth:`CodedMatrix.tocsr`), with the CSR objective's code.
+moments; nothing n × n is built. For two classes and up to
+:data:`~descend.optim.precondition.MAX_FULL_PARAMS` parameters the default
+is the factored curvature, as for dense X: a block's share of [X 1]ᵀ D [X 1]
+is one BLAS product for the numbers and, for the levels, sums of rᵢ xᵢ and
+rᵢ by level and by pair of levels of a row (compiled: q(p + q) terms a row
+for q categorical columns), so a refresh costs a few epochs (a general CSR
+matrix's Σᵢ nnzᵢ² sparse products do not). The row samples of the
+step-size estimates go through CSR copies of the rows concerned
+(:meth:`CodedMatrix.tocsr`), with the CSR objective's code.
 """
 import numpy as np
 
 from descend.engine.codes import CodedMatrix
-from descend.engine.codes_kernels import codes_fused_rows, codes_softmax_rows
+from descend.engine.codes_kernels import (
+    codes_fused_rows,
+    codes_gram_rows,
+    codes_logits,
+    codes_softmax_rows,
+)
 from descend.engine.csr_multinomial import CsrMultinomialObjective
 from descend.engine.csr_objective import CsrObjective
-from descend.engine.graph import softmax_graph
+from descend.engine.graph import SigmoidLogLoss, softmax_graph
 from descend.engine.objective import BLOCK_BYTES, MIN_PARALLEL_SIZE, PARTIAL_BLOCKS, Objective
 from descend.engine.threads import default_threads
+from descend.optim.precondition import MAX_FULL_PARAMS
 
 
 class CodesObjective(CsrObjective):
@@ -78,6 +89,40 @@ class CodesObjective(CsrObjective):
         loss = codes_fused_rows(X.numeric, X.codes, X.offsets, y,
                                 self._no_weights if s is None else s, w, b, lo, hi, grad)
         return loss / S, grad[:-1] / S, grad[-1] / S
+
+    # -- curvature ----------------------------------------------------------
+    @property
+    def curvature_is_cheap(self):
+        """Whether "auto" factors the curvature: up to ``MAX_FULL_PARAMS``
+        parameters, as for dense X (see the module docstring)."""
+        return self.n_params <= MAX_FULL_PARAMS
+
+    def _curvature_parts(self, w_b):
+        """Each partial block's [X 1]ᵀ diag(r) [X 1], in block order; on the
+        threads when the parts are small (k × k each)."""
+        if self.n_params <= MAX_FULL_PARAMS:
+            return self._map(lambda lo, hi: self._coded_gram(lo, hi, w_b))
+        return (self._coded_gram(lo, hi, w_b) for lo, hi in zip(self._edges[:-1],
+                                                                  self._edges[1:]))
+
+    def _coded_gram(self, lo, hi, w_b):
+        """[X 1]ᵀ diag(r) [X 1] over rows lo:hi, float64, for X = [N, E] (N the
+        numbers, E the one-hot levels, never written as columns): one
+        compiled pass, then the upper triangle mirrored."""
+        X, k = self.X, self.n_params
+        if w_b is None:
+            r = np.full(hi - lo, SigmoidLogLoss.max_curvature)
+        else:
+            z = np.empty(hi - lo)
+            codes_logits(X.numeric, X.codes, X.offsets, w_b[0], w_b[1], lo, hi, z)
+            r = SigmoidLogLoss.curvature(z)
+        if self.s is not None:
+            r *= self.s[lo:hi]
+        H = np.zeros((k, k))
+        codes_gram_rows(X.numeric, X.codes, X.offsets, r, lo, hi,
+                        self.n_features if self.fit_intercept else -1, H)
+        H += np.tril(H, -1).T
+        return H
 
     # -- the CSR objective's code on CSR copies of some rows -------------------
     def _csr_rows(self, rows):

@@ -56,6 +56,8 @@ class CsrMultinomialObjective(MultinomialObjective, CsrObjective):
         grad[:, -1] = dZ.sum(axis=0)
         return float(np.sum(losses, dtype=np.float64)) / S, grad / S
 
+    curvature_is_cheap = False  # not offered (below), whatever a subclass's rows
+
     def curvature(self, theta=None):
         raise UsageError("{preconditioner}='full' is not available for sparse X with K "
                          "classes (it would be a dense (K(n + 1))² matrix); use "
