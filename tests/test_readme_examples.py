@@ -78,5 +78,10 @@ def test_the_high_cardinality_example_runs_as_written(tmp_path, run_cli, monkeyp
         outputs.append(out)
     assert "2 columns → 1001 features" in outputs[0]
     assert "x852 (shop=shop_0850) =" in outputs[2]     # what the README's comment says
-    # the library form: the same fit as the command line's standardised one, in raw units
-    run_python(write + fit + "\nassert X.shape == (50000, 1001) and clf.converged_\n", tmp_path)
+    # the library form: the same fit as the command line's standardised one, in raw units;
+    # the DataFrame's fit is the CodedMatrix's, bit for bit
+    frame = blocks(text, "python")[2]
+    printed, expected = run_python(write + fit + frame + "\nassert X.shape == (50000, 1001) and "
+                                   "clf.converged_\nassert (model.coef_ == clf.coef_).all()\n",
+                                   tmp_path)
+    assert len(expected) == 2 and printed == expected

@@ -397,5 +397,5 @@ def test_k_classes_on_csr_fit_the_dense_model():
     np.testing.assert_allclose(on_csr.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(on_csr.predict_proba(X), dense.predict_proba(X.toarray()),
                                rtol=1e-6, atol=1e-9)
-    with pytest.raises(UsageError, match="not available for sparse X with K classes"):
+    with pytest.raises(UsageError, match="^the 'full' preconditioner is not available for sparse or coded X with K classes"):
         descend.LogisticRegression(preconditioner="full").fit(X, y)

@@ -23,6 +23,7 @@ from descend.engine.codes import is_coded, validate_coded
 from descend.engine.codes_objective import codes_objective
 from descend.cluster.arrays import is_dask
 import descend.array_input as array_input
+import descend.frame_input as frame_input
 from descend.engine.array_multinomial import ArrayMultinomialObjective
 from descend.engine.array_objective import ArrayObjective
 from descend.engine.csr_multinomial import CsrMultinomialObjective
@@ -93,7 +94,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     A :class:`~descend.engine.codes.CodedMatrix` (dense numbers beside one
     integer code per categorical column, what ``descend train`` builds for
     text columns of many levels) is taken as the one-hot matrix it stands
-    for, the one-hot columns never written.
+    for, the one-hot columns never written. A pandas DataFrame with columns
+    of the ``category`` dtype is taken in that form (as scikit-learn's
+    ``HistGradientBoostingClassifier`` takes ``categorical_features=
+    "from_dtype"``, :mod:`descend.frame_input`): the other columns are the
+    numbers, in their own units (not standardised, as with any X), and
+    ``coef_`` holds ``pd.get_dummies(X)``'s columns: the numeric columns in
+    the frame's order, then one weight per level of each categorical column,
+    in its category order. Later frames are coded by level name; a missing
+    value or a level not seen in ``fit`` adds nothing to z.
 
     X may also be an Array API array: a PyTorch tensor (CPU
     or CUDA), a CuPy array, an ``array-api-strict`` array. It stays in its
@@ -164,6 +173,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names.
+    is_categorical_ : ndarray of bool, shape (n_features_in_,)
+        Only for a DataFrame with ``category`` columns: which columns are
+        categorical. ``coef_`` then has Σ levels + (number of numeric
+        columns) columns, named by ``descend.frame_input.coefficient_names``
+        (``"city=Lyon"``).
+    categories_ : list of ndarray
+        Only for a DataFrame with ``category`` columns: the levels of each
+        categorical column, in order, one weight per level in ``coef_``.
     n_iter_ : int
     converged_ : bool
     history_ : list of dict
@@ -407,7 +424,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             float32 stays float32; a C-contiguous float array is not copied.
             Sparse X is never densified: CSR (int32 or int64 indices, sorted
             or not) is used as it is, any other format (CSC, COO, …) is
-            converted to CSR once.
+            converted to CSR once. A DataFrame with ``category`` columns is
+            kept as its numbers beside one integer code per categorical
+            column (float32 when every numeric column is float32).
         y : array-like of shape (m,)
             Any labels (at least two); with two, the larger in sort order is the
             positive class and the model is the sigmoid one; with K ≥ 3 it is
@@ -536,14 +555,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
 def _validate(estimator, X, y="no_validation", **options):
     """scikit-learn's ``validate_data``, and :func:`~descend.engine.codes.validate_coded`
-    for numbers beside categorical codes (a :class:`~descend.engine.codes.CodedMatrix`)."""
-    if is_coded(X):
-        if y is None:
-            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
-                             "target y is None")
-        return validate_coded(estimator, X, None if isinstance(y, str) else y,
-                              options.get("reset", True))
-    return validate_data(estimator, X, y, **options)
+    for numbers beside categorical codes (a :class:`~descend.engine.codes.CodedMatrix`,
+    or a DataFrame with ``category`` columns, coded by :mod:`descend.frame_input`)."""
+    reset = options.get("reset", True)
+    on_frame = frame_input.is_category_frame(X) if reset else \
+        frame_input.fitted_on_frame(estimator)
+    if reset and not on_frame:
+        frame_input.forget(estimator)
+    if not (on_frame or is_coded(X)):
+        return validate_data(estimator, X, y, **options)
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                         "target y is None")
+    y = None if isinstance(y, str) else y
+    if not on_frame:
+        return validate_coded(estimator, X, y, reset)
+    frame_input.check_coded_input(estimator, X)
+    if frame_input.is_frame(X):
+        X = frame_input.to_coded(estimator, X, reset)
+    return validate_coded(estimator, X, y, reset=False,
+                          n_columns=frame_input.coded_width(estimator))
 
 
 def make_objective(X, y01, sample_weight=None, **options):

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from descend.data import columns as kinds
 from descend.data.fill import fill_block
 from descend.data.statistics import TableStatistics, infinite_values_error
-from descend.engine.codes import CodedMatrix, code_dtype
+from descend.engine.codes import CodedMatrix, code_dtype, level_names
 from descend.exceptions import DataError
 from descend.io.json_values import floats, strings
 
@@ -95,10 +95,8 @@ class Preprocessor:
     @property
     def feature_names(self):
         """Names of the columns of X, like scikit-learn's get_feature_names_out."""
-        names = list(self.numeric["columns"])
-        for col, cats in zip(self.categorical["columns"], self.categorical["categories"]):
-            names += [f"{col}={c}" for c in cats]
-        return names
+        return list(self.numeric["columns"]) + level_names(self.categorical["columns"],
+                                                           self.categorical["categories"])
 
     @property
     def n_features_out(self):

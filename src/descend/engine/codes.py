@@ -29,6 +29,13 @@ def code_dtype(levels):
     return np.dtype(np.int64)
 
 
+def level_names(columns, categories):
+    """``column=level`` for each level of each categorical column, in order:
+    the names of the one-hot columns."""
+    return [f"{column}={level}" for column, levels in zip(columns, categories)
+            for level in levels]
+
+
 class CodedMatrix:
     """The (m, p + Σ levels) matrix [numeric, onehot(codes)] held as its parts.
 
@@ -166,17 +173,20 @@ def is_coded(X):
     return isinstance(X, CodedMatrix)
 
 
-def validate_coded(estimator, X, y=None, reset=True):
+def validate_coded(estimator, X, y=None, reset=True, n_columns=None):
     """scikit-learn's ``validate_data`` for a CodedMatrix X (and y, if given):
-    the number of columns set on ``reset``, else checked; X is not copied."""
+    the number of columns set on ``reset``, else checked against
+    ``n_columns`` (default ``n_features_in_``); X is not copied."""
     X.check_codes()
+    expected = getattr(estimator, "n_features_in_", X.shape[1]) if n_columns is None \
+        else n_columns
     if reset:
         estimator.n_features_in_ = X.shape[1]
         if hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
-    elif X.shape[1] != getattr(estimator, "n_features_in_", X.shape[1]):
+    elif X.shape[1] != expected:
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
-                         f"expecting {estimator.n_features_in_} features as input")
+                         f"expecting {expected} features as input")
     if y is None:
         return X
     y = np.asarray(y)

@@ -59,8 +59,8 @@ class CsrMultinomialObjective(MultinomialObjective, CsrObjective):
     curvature_is_cheap = False  # not offered (below), whatever a subclass's rows
 
     def curvature(self, theta=None):
-        raise UsageError("{preconditioner}='full' is not available for sparse X with K "
-                         "classes (it would be a dense (K(n + 1))² matrix); use "
+        raise UsageError("the 'full' preconditioner is not available for sparse or coded X "
+                         "with K classes (it would be a dense (K(n + 1))² matrix); use "
                          "{preconditioner}", preconditioner=["diagonal", "auto"])
 
     def _rows_with_ones(self, max_rows):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from descend.exceptions import DivergenceError, UsageError
+from descend.frame_input import coefficient_names
 
 #: Grid points per axis of the contour plot.
 GRID = 60
@@ -160,7 +161,7 @@ def descent_path(model_or_history, X, y, feature_names=None):
         raise UsageError("the recorder holds no iterates: fit the estimator with "
                          "callback=PathRecorder() first")
     _check_user_coordinates(clf, recorder)
-    names = feature_names if feature_names is not None else getattr(clf, "feature_names_in_", None)
+    names = feature_names if feature_names is not None else coefficient_names(clf)
     points = np.array(recorder.points)
     optimum = _optimum(clf, X, y)
     loss = _objective_of(clf, X, y)

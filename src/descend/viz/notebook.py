@@ -9,6 +9,8 @@ import html
 
 import numpy as np
 
+from descend.frame_input import coefficient_names
+
 #: Coefficients listed in a fitted estimator's summary (largest |wᵢ| first).
 MAX_COEFFICIENTS = 12
 
@@ -38,7 +40,8 @@ def _svg_of(fig):
 def coefficient_rows(clf):
     """(name, wᵢ) of the largest |wᵢ| first, then ("b", intercept)."""
     coef = clf.coef_.ravel()
-    names = list(getattr(clf, "feature_names_in_", [f"x{i + 1}" for i in range(len(coef))]))
+    names = coefficient_names(clf)
+    names = [f"x{i + 1}" for i in range(len(coef))] if names is None else list(names)
     order = np.argsort(-np.abs(coef), kind="stable")[:MAX_COEFFICIENTS]
     rows = [(f"w{i + 1} ({names[i]})" if names[i] != f"x{i + 1}" else f"w{i + 1}",
              float(coef[i])) for i in order]
