@@ -305,6 +305,37 @@ def test_explain_shows_the_weight_of_the_rows_level(trained, run_cli):
     assert payload["x"][j] == 1 and sum(payload["x"][2:1002]) == 1
 
 
+def test_the_lesson_on_a_coded_row_lists_its_non_zero_terms_by_name(trained, run_cli):
+    folder, frame = trained
+    model = json.loads((folder / "codes.json").read_text())
+    names, coef = model["feature_names"], model["coef"]
+    code, out, err = run_cli("explain", "--model", folder / "codes.json", "--data",
+                             folder / "test.csv", "--row", 5)
+    assert code == 0, err
+    inputs = out[out.index("Inputs"):out.index("Forward pass")]
+    shown = [int(j) - 1 for j in re.findall(r"^  x(\d+) ", inputs, re.M)]
+    # the two numbers and the row's two levels; none of the 1,001 zeros
+    levels = [f"city={frame.city[5]}", f"plan={frame.plan[5]}"]
+    assert sorted(shown) == sorted([0, 1] + [names.index(v) for v in levels])
+    for level in levels:
+        j = names.index(level)
+        assert re.search(rf"^  x{j + 1} \({re.escape(level)}\) += +1 ", inputs, re.M)
+    forward = re.search(r"^  z = (.*)\n    = (.*) = (\S+)$", out, re.M)
+    assert forward.group(1) == " + ".join(f"w{j + 1}x{j + 1}" for j in shown) + " + b"
+    # the terms shown are z: each (wⱼ)(xⱼ) with the model's wⱼ, then b
+    pairs = re.findall(r"\((\S+)\)\((\S+)\)", forward.group(2))
+    assert [float(w) for w, _ in pairs] == pytest.approx([coef[j] for j in shown], rel=1e-5)
+    total = sum(float(w) * float(x) for w, x in pairs) + model["intercept"]
+    assert total == pytest.approx(float(forward.group(3)), abs=1e-5)
+    assert "(1001 of the 1005 inputs are 0: their terms add nothing to z" in out
+    assert "Backward pass (the 4 non-zero dwᵢ; --all lists all 1005)" in out
+    update = out[out.index("Update"):]
+    assert len(re.findall(r"^  w\d+ = ", update, re.M)) == 4
+    code, out, _ = run_cli("explain", "--model", folder / "codes.json", "--data",
+                           folder / "test.csv", "--row", 5, "--all")
+    assert len(re.findall(r"^  w\d+ = ", out[out.index("Update"):], re.M)) == 1005
+
+
 def test_predict_refuses_what_it_refused_before(trained, run_cli):
     folder, _ = trained
     bad = pd.read_csv(folder / "test.csv").head(5)

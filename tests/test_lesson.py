@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from descend.lesson import step
+from descend.lesson.text import lesson_text
 
 
 def test_two_feature_example_matches_the_lessons_formulas():
@@ -44,3 +45,17 @@ def test_bad_arguments():
         step([1.0, 2.0], 1, [0.5], 0.0, 0.1)
     with pytest.raises(ValueError, match="0 or 1"):
         step([1.0], 2, [0.5], 0.0, 0.1)
+
+
+def test_a_sparse_example_shows_its_non_zero_terms_only():
+    example = step([0.0, 2.0, 0.0, 0.0, -1.0], 1, [0.3, 0.5, -0.2, 0.7, 0.4], b=0.1)
+    text = lesson_text(example, names=["a", "b", "c", "d", "e"], top=10)
+    assert "  z = w2x2 + w5x5 + b\n    = (0.5)(2) + (0.4)(-1) + (0.1) = 0.7\n" in text
+    assert "(3 of the 5 inputs are 0: their terms add nothing to z" in text
+    assert "Backward pass (the 2 non-zero dwᵢ; --all lists all 5)" in text
+    assert "w1 (a)" not in text and "w2 (b)" in text and "w5 (e)" in text
+    every = lesson_text(example, top=None)
+    assert "  z = w1x1 + w2x2 + w3x3 + w4x4 + … (1 more terms) + b" in every
+    assert "inputs are 0" not in every and "w3 = -0.2 − 0.1·(0) = -0.2" in every
+    dense = lesson_text(step([1.0, 2.0], 1, [0.5, -0.5], b=0.1), top=10)
+    assert "  z = w1x1 + w2x2 + b\n" in dense and "inputs are 0" not in dense

@@ -3,13 +3,14 @@
 Formatting only: every number arrives computed by :func:`descend.step`
 (a :class:`~descend.lesson.softmax_step.SoftmaxStep`).
 """
-from descend.lesson.text import _num
+from descend.lesson.text import _num, nonzero_inputs
 
 
 def largest_dW(step, top=None):
-    """(k, i) of the dW entries by largest |dW[k, i]| first (all when ``top`` is None)."""
+    """(k, i) of the dW entries by largest |dW[k, i]| first: all when ``top``
+    is None, else the ``top`` largest of those with xᵢ ≠ 0 (the others are 0)."""
     K, n = step.dW.shape
-    order = sorted(((k, i) for k in range(K) for i in range(n)),
+    order = sorted(((k, i) for k in range(K) for i in nonzero_inputs(step, top)),
                    key=lambda ki: -abs(step.dW[ki]))
     return order if top is None else order[:top]
 
@@ -30,8 +31,11 @@ def softmax_lesson_text(step, names=None, classes=None, top=None):
                      f"{int(k == step.y):>3} | {_num(step.dz[k]):>16}")
     lines += [f"  L = −log a_y = logsumexp(z) − z_y = {_num(step.loss)}", ""]
     shown = largest_dW(step, top)
-    lines.append("Backward pass: dz = a − y, dW = dz xᵀ, db = dz"
-                 + (f" (largest {len(shown)} of {K * n} |dW|)" if len(shown) < K * n else ""))
+    nonzero = K * len(nonzero_inputs(step, top))
+    lines.append("Backward pass: dz = a − y, dW = dz xᵀ, db = dz" + (
+        "" if len(shown) == K * n else f" (largest {len(shown)} of {K * n} |dW|)"
+        if nonzero == K * n else f" (largest {len(shown)} of the {nonzero} with xᵢ ≠ 0; "
+        f"the other {K * n - nonzero} of the {K * n} are 0)"))
     rows = [(f"W[{classes[k]}, {names[i]}]", f"x{i + 1}·dz_{k + 1}", step.dW[k, i], f"dW[{k}, {i}]")
             for k, i in shown]
     rows += [(f"b[{classes[k]}]", f"dz_{k + 1}", step.db[k], f"db[{k}]") for k in range(K)]
