@@ -336,6 +336,22 @@ def test_the_lesson_on_a_coded_row_lists_its_non_zero_terms_by_name(trained, run
     assert len(re.findall(r"^  w\d+ = ", out[out.index("Update"):], re.M)) == 1005
 
 
+def test_the_report_names_the_levels(trained, run_cli):
+    folder, frame = trained
+    model = json.loads((folder / "codes.json").read_text())
+    names, coef = model["feature_names"], np.abs(model["coef"])
+    code, _, err = run_cli("report", folder / "codes.json", folder / "test.csv", "--row", 5,
+                           "-o", folder / "report.html")
+    assert code == 0, err
+    page = (folder / "report.html").read_text()
+    largest = names[int(np.argmax(coef))]
+    assert largest.startswith("city=") and largest in page   # the coefficients figure
+    lesson = page[page.index("The lesson on row 5"):]
+    lesson = lesson[lesson.index("<pre>"):lesson.index("</pre>")]
+    assert f"(city={frame.city[5]})" in lesson and "1001 of the 1005 inputs are 0" in lesson
+    assert len(re.findall(r"\(city=", lesson)) == 2      # its level only: inputs, dw table
+
+
 def test_predict_refuses_what_it_refused_before(trained, run_cli):
     folder, _ = trained
     bad = pd.read_csv(folder / "test.csv").head(5)
