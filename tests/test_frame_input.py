@@ -12,6 +12,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 import descend
 import descend.frame_input as frame_input
+import descend.path as path_module
 from descend.viz.notebook import coefficient_rows
 from descend.engine.codes import CodedMatrix
 from descend.exceptions import DataError
@@ -181,3 +182,37 @@ def test_bad_frames_are_refused_in_one_line():
     with warnings.catch_warnings():
         warnings.simplefilter("error")   # no pandas deprecation on the way
         clf.predict(frame.assign(city=pd.Categorical(["elsewhere"] * 200)))
+
+
+def test_cross_validation_takes_the_frame_as_its_codes(monkeypatch):
+    frame, y = frame_problem(m=800)
+    # the codes' default metric is the diagonal one: the same for both, the same numbers
+    theirs = descend.LogisticRegressionCV(Cs=5, preconditioner="diagonal").fit(one_hot(frame), y)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the one-hot matrix was built")
+    monkeypatch.setattr(CodedMatrix, "__array__", refuse)
+    ours = descend.LogisticRegressionCV(Cs=5, preconditioner="diagonal").fit(frame, y)
+    assert ours.C_ == theirs.C_ and list(ours.categories_[0]) == list(frame.city.cat.categories)
+    np.testing.assert_allclose(ours.scores_[1], theirs.scores_[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.coefs_paths_[1], theirs.coefs_paths_[1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-10)
+    assert np.array_equal(ours.predict(frame), theirs.predict(one_hot(frame)))
+
+
+def test_an_l1_path_screens_the_levels_of_a_frame(monkeypatch):
+    # the strong rule fits on some columns only: the codes' leave as CSR
+    screened = []
+
+    def columns(X, keep):
+        screened.append(type(X).__name__)
+        return take_columns(X, keep)
+    take_columns = path_module._columns
+    monkeypatch.setattr(path_module, "_columns", columns)
+    frame, y = frame_problem(m=800)
+    options = dict(Cs=np.geomspace(0.005, 1, 12), penalty="l1", preconditioner="diagonal")
+    ours = descend.LogisticRegressionCV(**options).fit(frame, y)
+    assert "CodedMatrix" in screened
+    theirs = descend.LogisticRegressionCV(**options).fit(one_hot(frame), y)
+    np.testing.assert_allclose(ours.coefs_paths_[1], theirs.coefs_paths_[1], rtol=0, atol=1e-8)
+    assert ours.C_ == theirs.C_

@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
-from sklearn.utils.validation import validate_data
 
 from descend.engine.threads import default_threads
-from descend.estimator import LogisticRegression
+from descend.estimator import LogisticRegression, validate_input
 from descend.exceptions import UsageError
 from descend.path import PenaltyPath
 
@@ -133,8 +132,10 @@ class LogisticRegressionCV(LogisticRegression):
         """Solve every fold's path, choose (C, ρ), refit; returns self."""
         Cs, ratios = self._grid()
         self._base(ratios[0])._check_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
-                             accept_sparse="csr", reset=True)
+        # the estimator's own validation: a DataFrame with category columns
+        # becomes its codes (descend.frame_input), never one-hot
+        X, y = validate_input(self, X, y, dtype=[np.float64, np.float32], order="C",
+                              accept_sparse="csr", reset=True)
         self.classes_ = self._check_classes(np.unique(y))
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         workers = _fold_workers(self.n_jobs)

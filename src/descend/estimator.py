@@ -292,7 +292,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if is_dask(X):  # a dask array or DataFrame: checked on the cluster
             from descend.cluster.arrays import validate_training_data
             return validate_training_data(self, X, y, sample_weight, reset, set_classes)
-        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], order="C",
+        X, y = validate_input(self, X, y, dtype=[np.float64, np.float32], order="C",
                          accept_sparse="csr", reset=reset, y_numeric=False)
         check_classification_targets(y)
         if reset if set_classes is None else set_classes:
@@ -378,7 +378,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if eval_set is None:
             return None
         X_val, y_val = eval_set
-        X_val = _validate(self, X_val, dtype=[np.float64, np.float32], order="C",
+        X_val = validate_input(self, X_val, dtype=[np.float64, np.float32], order="C",
                           accept_sparse="csr", reset=False)
         held_out = self._objective(X_val, self._encode(np.asarray(y_val)), None)
         held_out.l2 = 0.0
@@ -514,7 +514,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return array_input.decision_function(self, X)
         check_is_fitted(self)
         array_input.check_host_input(self)
-        X = _validate(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
+        X = validate_input(self, X, dtype=[np.float64, np.float32], accept_sparse="csr",
                       reset=False)
         if self._multinomial:
             return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
@@ -553,7 +553,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(z > 0).astype(int)]
 
 
-def _validate(estimator, X, y="no_validation", **options):
+def validate_input(estimator, X, y="no_validation", **options):
     """scikit-learn's ``validate_data``, and :func:`~descend.engine.codes.validate_coded`
     for numbers beside categorical codes (a :class:`~descend.engine.codes.CodedMatrix`,
     or a DataFrame with ``category`` columns, coded by :mod:`descend.frame_input`)."""

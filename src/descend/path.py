@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
+from descend.engine.codes import is_coded
 from descend.optim.proximal import penalised_mask
 
 #: A left-out feature violates the KKT conditions when |∂J/∂wⱼ| exceeds λ₁ by
@@ -154,7 +155,10 @@ class PenaltyPath:
 
 
 def _columns(X, keep):
-    """The kept columns of X, as one contiguous copy (CSR for sparse X)."""
+    """The kept columns of X, as one contiguous copy (CSR for sparse or coded X:
+    a CodedMatrix without some of its one-hot columns is no longer one)."""
+    if is_coded(X):
+        X = X.tocsr(X.dtype)
     if sp.issparse(X):
         return sp.csr_matrix(X[:, np.flatnonzero(keep)])
     return np.ascontiguousarray(X[:, keep])
