@@ -18,7 +18,8 @@ columns), ``is_categorical_`` (which of them are categorical) and
 ``categories_`` (the levels of each categorical column); every later frame
 is coded by level name against them, whatever the order of its own
 categories, and its categorical columns may also hold plain values (text
-read from a file, say).
+read from a file, say). ``LogisticRegressionCV`` validates its X the same
+way, so its folds and its refit see the codes too.
 """
 import sys
 
