@@ -73,10 +73,19 @@ def test_a_frame_fits_the_one_hot_model(classes, preconditioner, monkeypatch):
     assert ours.n_iter_ == theirs.n_iter_
 
 
-def test_the_default_fit_reaches_the_one_hot_optimum():
-    # by default the codes take the diagonal metric and the dense one-hot
-    # matrix the full one: the same optimum, reached by other paths
+def test_the_default_fit_is_the_one_hot_fit():
+    # two classes: both routes take the factored metric, the same numbers
     frame, y = frame_problem()
+    ours = descend.LogisticRegression().fit(frame, y)
+    theirs = descend.LogisticRegression().fit(one_hot(frame), y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=0, atol=1e-10)
+
+
+def test_the_default_k_class_fit_reaches_the_one_hot_optimum():
+    # K classes: the codes take the diagonal metric (no (K(n + 1))² matrix),
+    # the dense one-hot matrix the factored one; the same optimum, by other paths
+    frame, y = frame_problem(classes=3)
     ours = descend.LogisticRegression(tol=1e-14, max_iter=5000).fit(frame, y)
     theirs = descend.LogisticRegression(tol=1e-14, max_iter=5000).fit(one_hot(frame), y)
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
@@ -186,13 +195,12 @@ def test_bad_frames_are_refused_in_one_line():
 
 def test_cross_validation_takes_the_frame_as_its_codes(monkeypatch):
     frame, y = frame_problem(m=800)
-    # the codes' default metric is the diagonal one: the same for both, the same numbers
-    theirs = descend.LogisticRegressionCV(Cs=5, preconditioner="diagonal").fit(one_hot(frame), y)
+    theirs = descend.LogisticRegressionCV(Cs=5).fit(one_hot(frame), y)
 
     def refuse(self, *args, **kwargs):
         raise AssertionError("the one-hot matrix was built")
     monkeypatch.setattr(CodedMatrix, "__array__", refuse)
-    ours = descend.LogisticRegressionCV(Cs=5, preconditioner="diagonal").fit(frame, y)
+    ours = descend.LogisticRegressionCV(Cs=5).fit(frame, y)
     assert ours.C_ == theirs.C_ and list(ours.categories_[0]) == list(frame.city.cat.categories)
     np.testing.assert_allclose(ours.scores_[1], theirs.scores_[1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.coefs_paths_[1], theirs.coefs_paths_[1], rtol=0, atol=1e-10)
