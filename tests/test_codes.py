@@ -334,6 +334,12 @@ def test_the_lesson_on_a_coded_row_lists_its_non_zero_terms_by_name(trained, run
     code, out, _ = run_cli("explain", "--model", folder / "codes.json", "--data",
                            folder / "test.csv", "--row", 5, "--all")
     assert len(re.findall(r"^  w\d+ = ", out[out.index("Update"):], re.M)) == 1005
+    # the graph draws the same inputs: the row's levels, none of the zeros
+    code, _, err = run_cli("explain", "--model", folder / "codes.json", "--data",
+                           folder / "test.csv", "--row", 5, "--graph", folder / "row.dot")
+    assert code == 0, err
+    drawn = re.findall(r"\b(?:city|plan)=\w+", (folder / "row.dot").read_text())
+    assert sorted(set(drawn)) == sorted(levels)
 
 
 def test_the_report_names_the_levels(trained, run_cli):

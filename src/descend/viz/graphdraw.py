@@ -23,12 +23,19 @@ def _input_name(i, names):
     return f"x{i + 1}" if names[i] == f"x{i + 1}" else f"x{i + 1} ({names[i]})"
 
 
+def nonzero_features(step):
+    """The features with xᵢ ≠ 0: on a sparse or one-hot row the only ones
+    that reach z (the others add 0 and have dwᵢ = 0)."""
+    return [i for i in range(len(step.x)) if step.x[i] != 0]
+
+
 def drawn_features(step, limit=MAX_FEATURES_DRAWN):
-    """Indices of the features to draw: all, or the largest |dwᵢ| first."""
+    """Indices of the features to draw: all, or of those with xᵢ ≠ 0 the
+    largest |dwᵢ| first."""
     n = len(step.x)
     if n <= limit:
         return list(range(n))
-    return sorted(sorted(range(n), key=lambda i: -abs(step.dw[i]))[:limit])
+    return sorted(sorted(nonzero_features(step), key=lambda i: -abs(step.dw[i]))[:limit])
 
 
 def to_dot(step, names=None, limit=MAX_FEATURES_DRAWN, sources=None):

@@ -9,16 +9,24 @@ helpers (escaping, the scalable SVG, the Graphviz check) are shared.
 """
 import numpy as np
 
-from descend.viz.graphdraw import MAX_FEATURES_DRAWN, _input_name, _n, _record_text, scalable_svg
+from descend.viz.graphdraw import (
+    MAX_FEATURES_DRAWN,
+    _input_name,
+    _n,
+    _record_text,
+    nonzero_features,
+    scalable_svg,
+)
 
 
 def drawn_features(step, limit=MAX_FEATURES_DRAWN):
-    """Indices of the features to draw: all, or those of the largest Σₖ |dWₖᵢ| first."""
+    """Indices of the features to draw: all, or of those with xᵢ ≠ 0 the
+    largest Σₖ |dWₖᵢ| first."""
     n = len(step.x)
     if n <= limit:
         return list(range(n))
     weight = np.abs(step.dW).sum(axis=0)
-    return sorted(sorted(range(n), key=lambda i: -weight[i])[:limit])
+    return sorted(sorted(nonzero_features(step), key=lambda i: -weight[i])[:limit])
 
 
 def _class_label(k, classes):
