@@ -8,11 +8,10 @@ from memory once and serves both z = X_b w and X_bᵀ dz; threads take
 contiguous row ranges, each BLAS call runs on one core.
 """
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from descend.engine.graph import SigmoidLogLoss, fused_graph
 from descend.engine.kernels import fused_rows
-from descend.engine.threads import default_threads, pool
+from descend.engine.threads import default_threads, one_blas_thread, pool
 from descend.exceptions import DataError
 from descend.optim.precondition import transform_matrix
 from descend.optim.problem import Problem
@@ -104,9 +103,8 @@ class Objective(Problem):
         return self.l2 > 0
 
     def evaluation_context(self):
-        """BLAS on one core: our threads split the rows, and a multi-threaded
-        BLAS could add its partial sums in an order that depends on the load."""
-        return threadpool_limits(limits=1, user_api="blas")
+        """BLAS on one core (:func:`~descend.engine.threads.one_blas_thread`)."""
+        return one_blas_thread()
 
     # -- parameters ---------------------------------------------------------
     def split(self, theta):

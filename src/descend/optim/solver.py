@@ -173,6 +173,19 @@ class Solver:
             return FactoredCurvature(objective.curvature(state.curvature_at))
         return make_preconditioner(self.choose_preconditioner(objective), objective)
 
+    def prepare_warm(self, objective, theta0):
+        """(the Hessian at θ₀ as the metric, θ₀) for a warm start with the
+        factored metric, else (None, None). The bound ¼XᵀX is the Hessian at
+        θ = 0 only: near a previous optimum (the next C of a path, a refit)
+        its steps are too short until a refresh, and a fit of a few
+        iterations would pay a pass for the bound and another for the refresh."""
+        if theta0 is None or self.choose_preconditioner(objective) != "full":
+            return None, None
+        theta0 = copy_float64(_as_vector(objective, theta0))
+        if not bool(namespace(theta0).any(theta0 != 0)):
+            return None, None
+        return FactoredCurvature(objective.curvature(theta0)), theta0
+
     def initial_state(self, objective, precond, theta0):
         """A fresh state at θ₀ (user coordinates)."""
         theta = precond.to_scaled(_as_vector(objective, theta0))
@@ -230,11 +243,15 @@ class Solver:
         if state is not None:
             self.check_resumable(state, objective.n_params)
         with objective.evaluation_context():
+            warm_at = None
+            if precond is None and state is None:
+                precond, warm_at = self.prepare_warm(objective, theta0)
             run = _Run(self, objective, precond or self.prepare(objective, state))
             if state is None:
                 theta0 = _as_vector(objective, np.zeros(objective.n_params)) \
                     if theta0 is None else theta0
                 state = self.initial_state(objective, run.precond, theta0)
+                state.curvature_at = warm_at
             stop = self.max_iter if iterations is None else state.iteration + iterations
             run.loop(state, stop)
         # with a penalty: the proximal step from the last evaluated point (exact
