@@ -27,10 +27,10 @@ PARTIAL_BLOCKS = 16
 #: A refreshed curvature, the Hessian at θ (a metric for Newton-like steps,
 #: not a bound), is summed over every k-th row, k = m // (this × n_params)
 #: when that is above 1, its diagonal over every row (see
-#: :func:`matched_diagonal`): the sampled rows are a tenth or so of a large X,
-#: so a refresh costs little more than a gradient instead of m·n²/2
-#: multiply-adds. The gradient stays exact, so the optimum does not move; at
-#: 1,000,000 × 100 the fit took 10 iterations instead of 9.
+#: :func:`matched_diagonal`): at 1,000,000 × 100 (k = 9) a refresh of a
+#: 125,000-row chunk took 0.039 s of CPU against 0.081 s over every row (what
+#: is left is z and the diagonal, over every row), and the fit 10 iterations
+#: instead of 9. The gradient stays exact, so the optimum does not move.
 HESSIAN_ROWS_PER_PARAM = 1000
 #: Below this many elements of X a second thread costs more than it saves.
 MIN_PARALLEL_SIZE = 1 << 17
