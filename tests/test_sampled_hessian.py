@@ -19,7 +19,8 @@ def exact_hessian(X, y, s, theta, l2):
 
 @pytest.fixture
 def problem():
-    X, y = make_problem(12_000, 6, seed=3, scales=[1, 10, 0.1, 3, 1, 1], offsets=[2, 0, 5, 0, 0, 0])
+    X, y = make_problem(12_000, 6, seed=3, scales=[1, 10, 0.1, 3, 1, 1],
+                        offsets=[2, 0, 5, 0, 0, 0])
     X[:, 5] = 0.0
     X[[10, 20, 5000], 5] = [3.0, -2.0, 4.0]  # a rare column: rows 10, 20, 5000 only
     s = np.random.default_rng(4).uniform(0.5, 2, len(y))
@@ -36,7 +37,8 @@ def test_sampled_hessian_keeps_the_exact_diagonal(problem, monkeypatch):
     X, y, s, theta = problem
     monkeypatch.setattr(objective_module, "HESSIAN_ROWS_PER_PARAM", 100)
     objective = Objective(X, y, s, l2=1e-4)
-    assert objective.hessian_stride == 17  # 12,000 // (100 × 7); rows 0, 17, 34, … (not 10, 20, 5000)
+    # 12,000 // (100 × 7): rows 0, 17, 34, … (not 10, 20 or 5000)
+    assert objective.hessian_stride == 17
     H, exact = objective.curvature(theta), exact_hessian(X, y, s, theta, 1e-4)
     np.testing.assert_allclose(np.diag(H), np.diag(exact), rtol=1e-12)
     # the rare column, missed by the sample: its exact curvature, no correlations
