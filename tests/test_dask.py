@@ -192,6 +192,31 @@ def test_objective_equals_in_memory(client):
         reference.largest_row_curvature(NoPreconditioner(), 500), rel=1e-12)
 
 
+def test_sampled_refresh_equals_in_memory(client, monkeypatch):
+    """A refreshed curvature over every k-th row of X (each chunk told where it
+    starts: 1,100 rows, not a multiple of k; the last 500): the in-memory
+    matrix, and the same fit."""
+    import descend.engine.objective as objective_module
+    from descend.cluster.arrays import make_objective, validate_training_data
+    from descend.engine.objective import Objective
+    monkeypatch.setattr(objective_module, "HESSIAN_ROWS_PER_PARAM", 50)
+    X, y = badly_scaled(seed=7)
+    s = np.random.default_rng(8).uniform(0, 2, len(y))
+    est = LogisticRegression().fit(X[:50], y[:50])
+    dX, codes, ds = validate_training_data(est, *chunked(X, y, s, rows=1100), True, None)
+    objective = make_objective(est, dX, codes, ds)
+    reference = Objective(X, y.astype(float), s, l2=objective.l2)
+    assert objective.hessian_stride == reference.hessian_stride == 13  # 6,000 // (50 × 9)
+    theta = np.random.default_rng(9).standard_normal(objective.n_params) * 1e-2
+    sampled = objective.curvature(theta)
+    np.testing.assert_allclose(sampled, reference.curvature(theta), rtol=1e-11)
+    reference.hessian_stride = 1
+    assert np.max(np.abs(sampled - reference.curvature(theta))) > 1e-8  # it was sampled
+    dX, dy, ds = chunked(X, y, s, rows=1100)
+    assert_same_fit(LogisticRegression().fit(dX, dy, sample_weight=ds),
+                    LogisticRegression().fit(X, y, sample_weight=s), X, y, s)
+
+
 def test_minibatches_and_partial_fit(client):
     X, y = badly_scaled(m=2000)
     dX, dy = chunked(X, y, rows=500)

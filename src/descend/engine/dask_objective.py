@@ -13,8 +13,9 @@ another worker gives the same partial, and the solver's state — θ, the
 update rule's state, the n × n metric — never leaves the client.
 
 Curvature partials (n × n per chunk) are only asked for when the solver
-builds or refreshes its preconditioner; a row sample for step sizes is
-gathered once and kept on the client.
+builds or refreshes its preconditioner; a refresh sums every k-th row of X
+counted from its first row (each chunk is told where it starts), as in
+memory. A row sample for step sizes is gathered once and kept on the client.
 """
 import functools
 
@@ -22,20 +23,29 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from descend.engine.multinomial import ROW_CURVATURE_ROWS, MultinomialObjective
-from descend.engine.objective import Objective, moments_from_sums, raise_magnitude_error
+from descend.engine.objective import (
+    Objective,
+    finish_curvature,
+    hessian_stride,
+    moments_from_sums,
+    raise_magnitude_error,
+)
 from descend.optim.problem import Problem
 
 
 def _chunk_objective(X, y, s, spec):
     """The in-memory objective of one chunk, its sums left undivided (S = 1)
-    and unpenalised (λ = 0): the partials then add up across chunks."""
-    n_classes, fit_intercept, n_threads = spec
+    and unpenalised (λ = 0): the partials then add up across chunks. The
+    spec is (classes, intercept, threads, X's Hessian stride, the chunk's
+    first row in X)."""
+    n_classes, fit_intercept, n_threads, stride, offset = spec
     if n_classes > 2:
         objective = MultinomialObjective(X, y, n_classes, s, l2=0.0, fit_intercept=fit_intercept,
                                          n_threads=n_threads)
     else:
         objective = Objective(X, y, s, l2=0.0, fit_intercept=fit_intercept, n_threads=n_threads)
     objective.S = 1.0
+    objective.hessian_stride, objective.row_offset = stride, offset
     return objective
 
 
@@ -46,10 +56,19 @@ def chunk_loss_grad(X, y, s, spec, theta):
 
 
 def chunk_curvature(X, y, s, spec, theta):
-    """Σ over one chunk's rows of the curvature (θ None: the bound), float64
-    n_params × n_params; BLAS on one core, so its sums keep one order."""
+    """Σ over one chunk's rows of the K-class curvature (θ None: the bound),
+    float64 n_params × n_params; BLAS on one core, so its sums keep one order."""
     with threadpool_limits(limits=1, user_api="blas"):
         return _chunk_objective(X, y, s, spec).curvature(theta)
+
+
+def chunk_curvature_sums(X, y, s, spec, theta):
+    """The two-class curvature's row sums of one chunk (θ None: the bound's),
+    :meth:`Objective.curvature_sums` as one float64 array of n_params + 1
+    rows: the matrix, then the exact diagonal (zeros when not sampled)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        H, diagonal = _chunk_objective(X, y, s, spec).curvature_sums(theta)
+    return np.vstack([H, np.zeros(len(H)) if diagonal is None else diagonal])
 
 
 def chunk_moments(X, y, s, spec):
@@ -123,7 +142,8 @@ class DaskObjective(Problem):
         if self.n_classes > 2:
             self.n_outputs = self.n_classes  # the preconditioners' per-class layout
         self.n_params = self.row_params * (self.n_classes if self.n_classes > 2 else 1)
-        self._spec = (self.n_classes, fit_intercept, int(n_threads))
+        self.hessian_stride = hessian_stride(self.n_rows, self.n_params)
+        self._spec = (self.n_classes, fit_intercept, int(n_threads), self.hessian_stride)
         self._chunks = self._chunk_keys()
         self._samples = {}
         #: graph submissions and passes over X so far (benchmarks report them)
@@ -135,18 +155,20 @@ class DaskObjective(Problem):
         return self.l2 > 0
 
     def _chunk_keys(self):
-        """One (X, y, s) triple of delayed chunks per row chunk, in row order."""
+        """One (X, y, s, first row) of delayed chunks per row chunk, in row order."""
         xs = self.X.to_delayed().ravel()
         ys = self.y.to_delayed().ravel()
         ss = [None] * len(xs) if self.s is None else list(self.s.to_delayed().ravel())
-        return list(zip(xs, ys, ss))
+        starts = np.concatenate([[0], np.cumsum(self.X.chunks[0])[:-1]]).astype(int).tolist()
+        return list(zip(xs, ys, ss, starts))
 
     def _map_reduce(self, fn, *args):
         """Σ over chunks of fn(X_c, y_c, s_c, spec, *args): one graph, computed."""
         import dask
         from dask import delayed
         task = delayed(fn, pure=True)
-        parts = [task(xc, yc, sc, self._spec, *args) for xc, yc, sc in self._chunks]
+        parts = [task(xc, yc, sc, self._spec + (start,), *args)
+                 for xc, yc, sc, start in self._chunks]
         total = ordered_sum(*dask.compute(*tree_sum(parts)))
         self.submissions += 1
         self.passes += 1
@@ -174,8 +196,14 @@ class DaskObjective(Problem):
     # -- curvature ----------------------------------------------------------
     def curvature(self, theta=None):
         """∇²J(θ), or with θ None the fixed bound (see the in-memory
-        objectives): the chunks' n_params × n_params sums added in the tree."""
+        objectives): the chunks' n_params × n_params sums added in the tree
+        (two classes: over the rows the in-memory objective samples)."""
         theta = None if theta is None else np.asarray(theta, dtype=np.float64)
+        if self.n_classes == 2:
+            total = self._map_reduce(chunk_curvature_sums, theta)
+            sampled = theta is not None and self.hessian_stride > 1
+            return finish_curvature(total[:-1], total[-1] if sampled else None, self.S,
+                                    self.l2, self.n_features, self.X)
         H = self._map_reduce(chunk_curvature, theta) / self.S
         penalty = np.zeros(self.row_params)
         penalty[:self.n_features] = self.l2

@@ -124,16 +124,7 @@ class MultinomialObjective(Objective):
 
     def _gram(self):
         """x̃ᵀ diag(s) x̃ / Σs, x̃ = [x 1], from the binary objective's pass."""
-        n, p = self.n_features, self.row_params
-        with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
-            parts = self._map(lambda lo, hi: self._gram_rows(lo, hi, None))
-        G = np.zeros((p, p))
-        for xtx, xts, ssum in parts:  # each weighted by the binary bound's ¼
-            G[:n, :n] += xtx
-            if self.fit_intercept:
-                G[:n, n] += xts
-                G[n, n] += ssum
-        G[n:, :n] = G[:n, n:].T
+        G = Objective.curvature_sums(self)[0]  # each row weighted by the binary bound's ¼
         return G / (SigmoidLogLoss.max_curvature * self.S)
 
     def _hessian_rows(self, lo, hi, W, b):

@@ -23,6 +23,14 @@ BLOCK_BYTES = 1 << 20
 #: Blocks per partial sum: each gradient, curvature and moment is summed
 #: from partials of this many blocks (about 16 MiB of X), in order.
 PARTIAL_BLOCKS = 16
+#: A refreshed curvature, the Hessian at θ (a metric for Newton-like steps,
+#: not a bound), is summed over every k-th row, k = m // (this × n_params)
+#: when that is above 1, its diagonal over every row (see
+#: :func:`matched_diagonal`): at 1,000,000 × 100 (k = 9) a refresh of a
+#: 125,000-row chunk took 0.039 s of CPU against 0.081 s over every row (what
+#: is left is z and the diagonal, over every row), and the fit 10 iterations
+#: instead of 9. The gradient stays exact, so the optimum does not move.
+HESSIAN_ROWS_PER_PARAM = 1000
 #: Below this many elements of X a second thread costs more than it saves.
 MIN_PARALLEL_SIZE = 1 << 17
 
@@ -34,6 +42,48 @@ def raise_magnitude_error(X):
     raise DataError(f"X has values as large as {big:.3g} (column {column}): their squares "
                     "overflow floating point; rescale that feature (divide it by a power "
                     "of ten, take its log, or use StandardScaler)")
+
+
+def hessian_stride(n_rows, n_params):
+    """k of the refreshed curvature's rows (every k-th row, k ≥ 1)."""
+    return max(1, n_rows // (HESSIAN_ROWS_PER_PARAM * n_params))
+
+
+def sampled_rows(lo, hi, offset, stride):
+    """The rows lo:hi whose index plus ``offset`` is a multiple of ``stride``,
+    as a slice: the same rows of X however it is cut into blocks or chunks."""
+    return slice(lo + (-(offset + lo)) % stride, hi, stride)
+
+
+def matched_diagonal(H, diagonal):
+    """S H S with S diagonal such that S H S has the given diagonal.
+
+    H is summed over a sample of the rows and ``diagonal`` over all of them:
+    the sample gives the directions' correlations and every row its scale, so
+    a column seen in few rows, which the sample may miss, keeps its exact
+    curvature (a missed column keeps it alone, with no correlations) instead
+    of none, which would make a step along it enormous. S H S is positive
+    semi-definite when H is.
+    """
+    h = np.diag(H)
+    seen = h > 0
+    scale = np.zeros_like(h)
+    scale[seen] = np.sqrt(diagonal[seen] / h[seen])
+    out = H * scale[:, None] * scale[None, :]
+    out[np.diag_indices_from(out)] = diagonal
+    return out
+
+
+def finish_curvature(H, diagonal, S, l2, n_features, X):
+    """∇²J from row sums: the sampled sums matched to the exact ``diagonal``
+    (None: H is summed over every row), divided by S, plus λ on the weights."""
+    if diagonal is not None:
+        H = matched_diagonal(H, diagonal)
+    H = H / S
+    H[np.arange(n_features), np.arange(n_features)] += l2
+    if not np.all(np.isfinite(H)):
+        raise_magnitude_error(X)
+    return H
 
 
 def moments_from_sums(total, square, S, X):
@@ -95,6 +145,10 @@ class Objective(Problem):
         if n_threads is None:
             n_threads = default_threads() if X.size >= MIN_PARALLEL_SIZE else 1
         self.n_threads = max(1, min(n_threads, -(-m // self.partial_rows)))
+        #: the refreshed curvature's every k-th row, counted from X's first row
+        #: (a chunk of a larger X: that X's k, and this chunk's first row in it)
+        self.hessian_stride = hessian_stride(m, self.n_params)
+        self.row_offset = 0
         self._graph = fused_graph()
         self._no_weights = np.empty(0, dtype=self.dtype)
 
@@ -178,31 +232,42 @@ class Objective(Problem):
 
         With θ None, dᵢ = 1/4, the largest a(1 − a) can be: the fixed bound
         B ⪰ ∇²J(θ) for every θ, so a step θ − B⁻¹∇J never increases J
-        (majorisation–minimisation). At θ = 0 the two coincide.
+        (majorisation–minimisation). At θ = 0 the two coincide. With θ given
+        and many rows per parameter, the Hessian's sums are over every k-th
+        row only, matched to its exact diagonal (``HESSIAN_ROWS_PER_PARAM``).
         Shape (n_params, n_params), float64; one pass over X.
         """
+        return finish_curvature(*self.curvature_sums(theta), self.S, self.l2,
+                                self.n_features, self.X)
+
+    def curvature_sums(self, theta=None):
+        """(Σ rᵢ x̃ᵢx̃ᵢᵀ over the curvature's rows, Σ rᵢ x̃ᵢ² over every row or
+        None when the first is over every row), x̃ = [x 1], undivided."""
         w_b = None if theta is None else self.split(theta)
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below
-            parts = self._map(lambda lo, hi: self._gram_rows(lo, hi, w_b))
-        n, k = self.n_features, self.n_params
-        H = np.zeros((k, k))
-        for xtx, xts, ssum in parts:
+        stride = 1 if theta is None else self.hessian_stride
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
+            parts = self._map(lambda lo, hi: self._gram_rows(lo, hi, w_b, stride))
+        n = self.n_features
+        k = n + int(self.fit_intercept)  # (the K-class objective's n_params is K times this)
+        H, diagonal = np.zeros((k, k)), np.zeros(k)
+        for xtx, xts, ssum, squares, rsum in parts:
             H[:n, :n] += xtx
+            diagonal[:n] += squares
             if self.fit_intercept:
                 H[:n, n] += xts
                 H[n, n] += ssum
+                diagonal[n] += rsum
         if self.fit_intercept:
             H[n, :n] = H[:n, n]
-        H /= self.S
-        H[np.arange(n), np.arange(n)] += self.l2
-        if not np.all(np.isfinite(H)):
-            raise_magnitude_error(self.X)
-        return H
+        return H, (diagonal if stride > 1 else None)
 
-    def _gram_rows(self, lo, hi, w_b):
-        """Σ rᵢxᵢxᵢᵀ, Σ rᵢxᵢ and Σ rᵢ over rows lo:hi with rᵢ = sᵢdᵢ, float64."""
+    def _gram_rows(self, lo, hi, w_b, stride=1):
+        """Σ rᵢxᵢxᵢᵀ, Σ rᵢxᵢ and Σ rᵢ over rows lo:hi (with ``stride`` > 1,
+        the sampled ones), then Σ rᵢxᵢ² and Σ rᵢ over every row (stride > 1
+        only), rᵢ = sᵢdᵢ, float64."""
         n = self.n_features
         xtx, xts, ssum = np.zeros((n, n)), np.zeros(n), 0.0
+        squares, rsum = np.zeros(n), 0.0
         node = SigmoidLogLoss
         # Each block is copied once (√r X_b): smaller blocks keep that copy, the
         # only memory fit needs beyond X, to a sliver of X.
@@ -215,13 +280,18 @@ class Objective(Problem):
                 r = node.curvature(Xb @ w_b[0] + w_b[1]).astype(self.dtype)
             if self.s is not None:
                 r = r * self.s[start:start + len(Xb)]
+            if stride > 1:
+                squares += r @ (Xb * Xb)
+                rsum += float(np.sum(r, dtype=np.float64))
+                picked = sampled_rows(0, len(Xb), self.row_offset + start, stride)
+                Xb, r = Xb[picked], r[picked]
             # (√r X)ᵀ(√r X): numpy sends a product of a matrix with its own
             # transpose to BLAS syrk, half the flops of a general product.
             root = np.sqrt(r)[:, None] * Xb
             xtx += root.T @ root
             xts += r @ Xb
             ssum += float(np.sum(r, dtype=np.float64))
-        return xtx, xts, ssum
+        return xtx, xts, ssum, squares, rsum
 
     def column_moments(self):
         """Weighted mean and standard deviation of each column, float64, one pass."""
