@@ -10,7 +10,9 @@ take a few iterations. With an L1 part (ρ > 0):
   at λ₁ when |∂J/∂wⱼ| < 2λ₁ − λ₁_prev at the previous solution (any class),
   so the fit runs on the kept columns only; the KKT conditions on the full
   gradient then bring back any feature the rule left out wrongly, and the
-  fit is repeated until none is.
+  fit is repeated until none is (each fit is the estimator's own, so on
+  200 kept columns or more it runs on a working set of them,
+  :mod:`descend.working_set`).
 """
 import numpy as np
 from sklearn.base import clone
@@ -22,8 +24,10 @@ from descend.screening import (
     intercept_only_theta,
     kkt_violations,
     restrict,
+    support,
     weights_grad,
 )
+
 
 class PenaltyPath:
     """The fits of one estimator's settings over a grid of C, warm-started.
@@ -117,8 +121,7 @@ class PenaltyPath:
     def _strong_rule(self, theta, l1, previous_l1):
         """Features kept at λ₁: |∂J/∂wⱼ| ≥ 2λ₁ − λ₁_prev (some class), or wⱼ ≠ 0."""
         g = np.abs(self._weights_grad(theta))
-        W = theta.reshape(self.rows, -1)[:, :self.n]
-        return np.any(g >= 2 * l1 - previous_l1, axis=0) | np.any(W != 0, axis=0)
+        return np.any(g >= 2 * l1 - previous_l1, axis=0) | support(theta, self.rows, self.n)
 
     def _kkt_violations(self, theta, l1):
         """Features whose zero weight breaks |∂J/∂wⱼ| ≤ λ₁ for some class."""

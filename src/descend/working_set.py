@@ -25,6 +25,7 @@ guarantee, not the choice of the set.
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from descend.optim.precondition import FactoredCurvature
 from descend.screening import (
@@ -91,7 +92,7 @@ class WorkingSetFit:
         while keep.any():
             theta = self._fit_columns(theta, keep, started)
             if not self.converged:
-                break  # max_iter spent: the fit's own warning says so
+                break  # max_iter spent: the estimator warns
             grad = weights_grad(self.full, theta, self.rows, self.n)
             violations = kkt_violations(grad, self.l1) & ~keep
             if not violations.any():
@@ -118,7 +119,8 @@ class WorkingSetFit:
         solver.callback = self._renumbering(model._iteration_callback, started,
                                             int(keep.sum()))
         sub_theta = restrict(theta, keep, self.rows, self.n, fit_intercept)
-        result = solver.run(objective, sub_theta, precond=self._metric(solver, objective, sub_theta))
+        metric = self._metric(solver, objective, sub_theta)
+        result = solver.run(objective, sub_theta, precond=metric)
         state = result.state
         self.iterations += state.iteration
         self.history += state.history
@@ -164,7 +166,6 @@ def applies(model, X, n_features):
     """Whether ``model.fit`` on X takes the working set: an L1 part and a
     step size of its own (not the lesson's fixed α), at least
     ``MIN_FEATURES`` features of NumPy or CSR X."""
-    import scipy.sparse as sp
     return (model._strengths(1.0)[1] > 0 and model.learning_rate == "auto"
             and n_features >= MIN_FEATURES
             and (isinstance(X, np.ndarray) or sp.issparse(X)))
