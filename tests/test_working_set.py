@@ -170,3 +170,20 @@ def test_where_the_working_set_does_not_apply(change):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = descend.LogisticRegression(**options).fit(X, y)
     assert "working_set" not in model.history_[0] and model.solver_state_ is not None
+
+
+@pytest.mark.parametrize("case", ["sample_weight", "class_weight", "float32"])
+def test_weights_and_float32_reach_the_every_column_optimum(case, monkeypatch):
+    X, y = wide(seed=8)
+    weights = np.random.default_rng(0).uniform(0.2, 2, len(y))
+    fit = {"sample_weight": weights} if case == "sample_weight" else {}
+    X = X.astype(np.float32) if case == "float32" else X
+    options = {"class_weight": "balanced"} if case == "class_weight" else {}
+    ours = descend_model(0.1, 1.0, **options).fit(X, y, **fit)
+    assert "working_set" in ours.history_[0] and ours.coef_.dtype == X.dtype
+    with monkeypatch.context() as patch:
+        patch.setattr(working_set, "MIN_FEATURES", 10**9)
+        every_column = descend_model(0.1, 1.0, **options).fit(X, y, **fit)
+    np.testing.assert_array_equal(ours.coef_ != 0, every_column.coef_ != 0)
+    tolerance = 1e-5 if case == "float32" else 1e-6  # float32's gradient: ~1e-7 relative
+    assert relative_difference(ours.coef_, every_column.coef_) < tolerance
