@@ -36,6 +36,8 @@ from descend.exceptions import DataError, UsageError, warn_not_converged
 from descend.optim.proximal import L1Penalty, penalised_mask
 from descend.optim.rules import RULES
 from descend.optim.solver import Solver
+from descend.working_set import WorkingSetFit
+from descend.working_set import applies as working_set_applies
 
 SOLVERS = ("auto",) + tuple(RULES)
 PRECONDITIONERS = ("auto", "none", "diagonal", "full")
@@ -122,6 +124,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         threshold is a small lasso in the curvature B, solved by coordinate
         descent (a proximal Newton step once B is the Hessian); in the
         "diagonal" one it is soft-thresholding, coordinate by coordinate.
+        From 200 features up (NumPy or CSR X, ``learning_rate="auto"``, no
+        ``callback``, ``solver_state`` or ``eval_set``) an L1 part is fitted
+        on a working set of columns, grown until the KKT conditions hold on
+        every column (:mod:`descend.working_set`): the same optimum, each
+        gradient over the set's columns alone.
     l1_ratio : float in [0, 1] or None, default=None
         ρ of the elastic net; only with ``penalty="elasticnet"``, where it is
         required.
@@ -182,10 +189,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Only for a DataFrame with ``category`` columns: the levels of each
         categorical column, in order, one weight per level in ``coef_``.
     n_iter_ : int
+        Iterations (epochs) run. After a working-set fit, those of every
+        set's fit together (each one gradient over the set's columns; the
+        full gradient that checks each set is not counted).
     converged_ : bool
     history_ : list of dict
         Per iteration: ``iteration``, ``loss``, ``grad_norm``, ``step_size``,
-        ``elapsed`` (seconds since the start).
+        ``elapsed`` (seconds since the start); after a working-set fit also
+        ``working_set`` (the set's size, in features), ``grad_norm`` that of
+        the set's gradient.
+    solver_state_ : SolverState or None
+        The state to continue from (``fit(solver_state=…)``); None after a
+        working-set fit, whose states are of its sets' smaller problems
+        (continue it with ``warm_start=True``).
     """
 
     def __init__(self, *, C=1.0, penalty="l2", l1_ratio=None, fit_intercept=True,
@@ -406,14 +422,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return theta.ravel()
 
     def _store(self, theta, state, n_features, dtype):
+        self._store_theta(theta, n_features, dtype)
+        self.n_iter_ = state.iteration
+        self.converged_ = state.converged
+        self.history_ = state.history
+
+    def _store_theta(self, theta, n_features, dtype):
+        """``coef_`` and ``intercept_`` from θ laid out (K, n + 1)."""
         T = np.asarray(theta, dtype=np.float64).reshape(-1, n_features + int(self.fit_intercept))
         self.coef_ = np.asarray(T[:, :n_features], dtype=dtype)
         b = T[:, -1] if self.fit_intercept else np.zeros(len(T))
         # K classes: b is defined up to a constant; report it centred, as scikit-learn
         self.intercept_ = np.asarray(b - b.mean() if self._multinomial else b, dtype=dtype)
-        self.n_iter_ = state.iteration
-        self.converged_ = state.converged
-        self.history_ = state.history
 
     def fit(self, X, y, sample_weight=None, *, solver_state=None, eval_set=None):
         """Fit on X of shape (m, n) and labels y of shape (m,) with two or more classes.
@@ -449,6 +469,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return array_input.fit(self, X, y, sample_weight, solver_state, eval_set)
         self._check_params()
         X, y01, sample_weight = self._validate_training_data(X, y, sample_weight, reset=True)
+        if (solver_state is None and eval_set is None and self.callback is None
+                and working_set_applies(self, X, X.shape[1])):
+            return self._fit_working_set(X, y01, sample_weight)
         objective = self._objective(X, y01, sample_weight)
         solver = self._make_solver(objective, monitor=self._validation_monitor(eval_set))
         result = solver.run(objective, self._initial_theta(X.shape[1]), state=solver_state)
@@ -458,6 +481,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             separable = result.state.separated or (
                 self._strengths(1.0) == (0.0, 0.0) and np.all(self.predict(X) == np.asarray(y)))
             warn_not_converged(self.max_iter, result.state.measure, self.tol, separable)
+        return self
+
+    def _fit_working_set(self, X, y01, sample_weight):
+        """The L1 fit of many features on a working set of columns
+        (:mod:`descend.working_set`), from the warm start or the intercept alone."""
+        fit = WorkingSetFit(self, X, y01, sample_weight)
+        theta = fit.solve(self._initial_theta(X.shape[1]))
+        self._store_theta(theta, X.shape[1], X.dtype)
+        self.n_iter_, self.converged_, self.history_ = fit.iterations, fit.converged, fit.history
+        self.solver_state_ = None  # each state is of a working set's problem, not this one
+        if not fit.converged:
+            warn_not_converged(self.max_iter, fit.measure, self.tol, False)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -10,32 +10,23 @@ take a few iterations. With an L1 part (ρ > 0):
   at λ₁ when |∂J/∂wⱼ| < 2λ₁ − λ₁_prev at the previous solution (any class),
   so the fit runs on the kept columns only; the KKT conditions on the full
   gradient then bring back any feature the rule left out wrongly, and the
-  fit is repeated until none is.
+  fit is repeated until none is (each fit is the estimator's own, so on
+  200 kept columns or more it runs on a working set of them,
+  :mod:`descend.working_set`).
 """
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 
-from descend.engine.codes import is_coded
 from descend.optim.proximal import penalised_mask
-
-#: A left-out feature violates the KKT conditions when |∂J/∂wⱼ| exceeds λ₁ by
-#: more than this fraction (the fit's own gradient is good to ~1e-7 of it).
-KKT_SLACK = 1e-6
-
-
-def intercept_only(y01, sample_weight, n_classes, fit_intercept):
-    """b* of the model with every weight zero: logit(p) for two classes,
-    log pₖ (centred) for K; p the weighted class shares. Shape (K,) (K = 1)."""
-    s = np.ones(len(y01)) if sample_weight is None else np.asarray(sample_weight, float)
-    if not fit_intercept:
-        return np.zeros(1 if n_classes == 2 else n_classes)
-    if n_classes == 2:
-        p = np.clip(np.dot(s, y01) / s.sum(), 1e-300, 1 - 1e-16)
-        return np.array([np.log(p / (1 - p))])
-    shares = np.bincount(np.asarray(y01, int), weights=s, minlength=n_classes) / s.sum()
-    b = np.log(np.maximum(shares, 1e-300))
-    return b - b.mean()
+from descend.screening import (
+    columns,
+    embed,
+    intercept_only_theta,
+    kkt_violations,
+    restrict,
+    support,
+    weights_grad,
+)
 
 
 class PenaltyPath:
@@ -74,10 +65,8 @@ class PenaltyPath:
 
     def _start(self):
         """θ with every weight zero and the intercept alone fitted."""
-        theta = np.zeros(len(self.mask)).reshape(self.rows, -1)
-        if self.model.fit_intercept:
-            theta[:, -1] = intercept_only(self.y01, self.weights, self.K, True)
-        return theta.ravel()
+        return intercept_only_theta(self.y01, self.weights, self.K, self.n,
+                                    self.model.fit_intercept)
 
     def _first_nonzero_C(self):
         """C₀: the largest C at which every weight is zero (0 without an L1 part)."""
@@ -127,38 +116,23 @@ class PenaltyPath:
 
     def _weights_grad(self, theta):
         """∇ of the smooth part at θ, the weights' part as (K, n)."""
-        return self.full.loss_grad(theta)[1].reshape(self.rows, -1)[:, :self.n]
+        return weights_grad(self.full, theta, self.rows, self.n)
 
     def _strong_rule(self, theta, l1, previous_l1):
         """Features kept at λ₁: |∂J/∂wⱼ| ≥ 2λ₁ − λ₁_prev (some class), or wⱼ ≠ 0."""
         g = np.abs(self._weights_grad(theta))
-        W = theta.reshape(self.rows, -1)[:, :self.n]
-        return np.any(g >= 2 * l1 - previous_l1, axis=0) | np.any(W != 0, axis=0)
+        return np.any(g >= 2 * l1 - previous_l1, axis=0) | support(theta, self.rows, self.n)
 
     def _kkt_violations(self, theta, l1):
         """Features whose zero weight breaks |∂J/∂wⱼ| ≤ λ₁ for some class."""
-        return np.any(np.abs(self._weights_grad(theta)) > l1 * (1 + KKT_SLACK), axis=0)
+        return kkt_violations(self._weights_grad(theta), l1)
 
     def _fit_columns(self, theta, keep):
         """Fit on the columns ``keep`` from θ; θ of every column back, and n_iter."""
-        T = theta.reshape(self.rows, -1)
-        model = self.model
-        model.coef_ = T[:, :self.n][:, keep]
-        model.intercept_ = T[:, -1] if model.fit_intercept else np.zeros(self.rows)
-        X = self.X if keep.all() else _columns(self.X, keep)
-        model.fit(X, self.y, sample_weight=self.sample_weight)
-        out = np.zeros_like(T)
-        out[:, :self.n][:, keep] = model.coef_
-        if model.fit_intercept:
-            out[:, -1] = model.intercept_
-        return out.ravel(), model.n_iter_
-
-
-def _columns(X, keep):
-    """The kept columns of X, as one contiguous copy (CSR for sparse or coded X:
-    a CodedMatrix without some of its one-hot columns is no longer one)."""
-    if is_coded(X):
-        X = X.tocsr(X.dtype)
-    if sp.issparse(X):
-        return sp.csr_matrix(X[:, np.flatnonzero(keep)])
-    return np.ascontiguousarray(X[:, keep])
+        model, rows, n, fit_intercept = self.model, self.rows, self.n, self.model.fit_intercept
+        sub = restrict(theta, keep, rows, n, fit_intercept).reshape(rows, -1)
+        model.coef_ = sub[:, :int(keep.sum())]
+        model.intercept_ = sub[:, -1] if fit_intercept else np.zeros(rows)
+        model.fit(columns(self.X, keep), self.y,
+                  sample_weight=self.sample_weight)
+        return embed(model._theta(), keep, rows, n, fit_intercept), model.n_iter_

@@ -132,7 +132,7 @@ class MetricLasso:
     def __init__(self, penalty, precond):
         self.precond = precond
         L = precond.chol
-        self.B = np.ascontiguousarray(L @ L.T)
+        self.B = np.ascontiguousarray(L @ L.T)  # exactly symmetric (NumPy's syrk)
         self.lam = np.where(penalty.mask, penalty.strength, 0.0)
         self.last = None
 
@@ -163,7 +163,7 @@ def _lasso_cd(B, z0, lam, z, tol, max_sweeps):
             d = new - z[j]
             if d != 0.0:
                 z[j] = new
-                r += d * B[:, j]
+                r += d * B[j]  # B is symmetric: its row, contiguous, is its column
                 largest = max(largest, abs(d) * np.sqrt(Bjj))
         if largest <= tol * max(scale, 1.0):
             break
