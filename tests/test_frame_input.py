@@ -215,8 +215,8 @@ def test_an_l1_path_screens_the_levels_of_a_frame(monkeypatch):
     def columns(X, keep):
         screened.append(type(X).__name__)
         return take_columns(X, keep)
-    take_columns = path_module._columns
-    monkeypatch.setattr(path_module, "_columns", columns)
+    take_columns = path_module.columns
+    monkeypatch.setattr(path_module, "columns", columns)
     frame, y = frame_problem(m=800)
     options = dict(Cs=np.geomspace(0.005, 1, 12), penalty="l1", preconditioner="diagonal")
     ours = descend.LogisticRegressionCV(**options).fit(frame, y)
