@@ -7,6 +7,9 @@ import sys
 SCRIPT = r"""
 import os, signal, sys, time
 signame, what, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+# SIGINT as in a terminal's foreground: a suite started in the background
+# (`make test &`) hands its children SIGINT ignored, which descend keeps
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def interrupt():
     os.kill(os.getpid(), getattr(signal, signame))
