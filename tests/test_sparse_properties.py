@@ -82,7 +82,10 @@ def test_csr_kernel_equals_the_dense_kernel_on_random_patterns(case):
     loss = csr_fused_rows(X.data, X.indices, X.indptr, y, s, w, b, lo, hi, sparse_grad)
     dense_loss = fused_rows(dense, y, s, w, b, lo, hi, dense_grad)
     weights = 1.0 if len(s) == 0 else float(np.abs(s).max())
-    scale = weights * (hi - lo) * (1 + np.abs(X.data).sum() / max(1, X.nnz) * np.abs(w).sum())
+    # the sizes summed: z's terms, and dw's terms |x|·|dz| (|dz| ≤ 1), which
+    # stay as large as x when w is 0
+    scale = weights * ((hi - lo) * (1 + np.abs(X.data).sum() / max(1, X.nnz) * np.abs(w).sum())
+                       + np.abs(X.data).sum())
     tol = tolerance(X.dtype, scale)
     assert abs(loss - dense_loss) <= tol
     np.testing.assert_allclose(sparse_grad, dense_grad, rtol=0, atol=tol)
@@ -124,9 +127,11 @@ def coded_patterns(draw):
 
 
 def _coded_scale(X, s, W, rows):
-    """The size of the sums: rows × (1 + |x|·|w| + the level weights read)."""
+    """The size of the sums: rows × (1 + |x|·(1 + |w|) + the level weights
+    read): z's terms, and dw's |x|·|dz| (|dz| ≤ 1), as large as x when w is 0."""
     weights = 1.0 if len(s) == 0 else float(np.abs(s).max())
-    row = np.abs(X.numeric).max(initial=0) * np.abs(W).sum() + X.codes.shape[1] * np.abs(W).max()
+    row = (np.abs(X.numeric).max(initial=0) * (1 + np.abs(W).sum())
+           + X.codes.shape[1] * np.abs(W).max())
     return weights * rows * (1 + row)
 
 
