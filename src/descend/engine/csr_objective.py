@@ -136,18 +136,19 @@ class CsrObjective(Objective):
         return self._finite(H)
 
     def _curvature_parts(self, w_b):
-        """[X 1]ᵀ diag(r) [X 1] of each block of rows (upper triangle of the
-        intercept's row left zero), one block at a time: sparse products."""
+        """[X 1]ᵀ diag(r) [X 1] summed over the blocks of rows in order, as one
+        part (the intercept's row left zero): sparse products added in place,
+        so no k × k matrix is made per block."""
         n, k = self.n_features, self.n_params
+        H = np.zeros((k, k))
         for lo, hi in zip(self._edges[:-1], self._edges[1:]):
             Xb = self._csr_rows(slice(lo, hi))
             r = self._row_curvatures(Xb, w_b, lo, hi)
-            H = np.zeros((k, k))
-            H[:n, :n] = (Xb.T @ sp.diags(r) @ Xb).toarray()
+            H[:n, :n] += (Xb.T @ sp.diags(r) @ Xb).toarray()
             if self.fit_intercept:
-                H[:n, n] = Xb.T @ r
-                H[n, n] = float(np.sum(r))
-            yield H
+                H[:n, n] += Xb.T @ r
+                H[n, n] += float(np.sum(r))
+        return [H]
 
     def _row_curvatures(self, Xb, w_b, lo, hi):
         """rᵢ = sᵢ a(1 − a) at (w, b) for rows lo:hi of X (Xb), float64: the
