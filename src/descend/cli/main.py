@@ -123,10 +123,12 @@ def train(data, target, model_path, **options):
       descend train customers.csv --target churned --positive yes \\
           --drop customer_id --validation 0.2 -o churn.json --plot loss.png
     """
-    from descend.cli.training import run_train
+    from descend.data.readahead import start_reading
     options["given"] = given_options(click.get_current_context())
     options["text_format"] = text_format_from(options)
-    run_train(data, target, model_path, options)
+    read_ahead = start_reading(data, options["text_format"], options)
+    from descend.cli.training import run_train  # imported while the data is read
+    run_train(data, target, model_path, options, read_ahead)
 
 
 @cli.command()

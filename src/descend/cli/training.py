@@ -11,6 +11,7 @@ from descend.cli import console
 from descend.cli.commands import check_suffix
 from descend.cli.console import Progress, command_line_flag
 from descend.data.design import StreamRows, TableRows
+from descend.data.readahead import fits_in_memory
 from descend.data.source import TextFormat, open_source
 from descend.data.storage import MatrixStorage, parse_size
 from descend.exceptions import UsageError
@@ -49,19 +50,26 @@ def train_options_from(target, options):
         categorical=options["categorical"])
 
 
-def train_from_files(data, train_options, options, callback, solver_state=None):
-    """Read (or stream) the data, prepare it and fit: the :class:`TableModel`."""
+def train_from_files(data, train_options, options, callback, solver_state=None,
+                     read_ahead=None):
+    """Read (or stream) the data, prepare it and fit: the :class:`TableModel`
+    (``read_ahead``: a :class:`~descend.data.readahead.ReadAhead` of the data,
+    started before the imports)."""
     if options.get("dask_address"):  # the files read, prepared and fitted on a cluster
         from descend.cli.cluster_commands import train_with_dask
         return train_with_dask(data, train_options, options, callback, solver_state)
     limit = parse_size(options["memory_limit"]) if options["memory_limit"] else None
-    source = open_source(data, text_format=options["text_format"])
     with MatrixStorage(limit, train_options.dtype) as storage:
         started = time.perf_counter()
-        if limit is None and _fits_in_memory(source, storage):
-            rows = TableRows(source.read(), str(data))
+        if read_ahead is not None:
+            rows = TableRows(read_ahead.table(), str(data))
+            started -= read_ahead.seconds  # the read's own time, beside the imports
         else:
-            rows = StreamRows(source)  # each pass reads the files again
+            source = open_source(data, text_format=options["text_format"])
+            if limit is None and fits_in_memory(source, storage.budget):
+                rows = TableRows(source.read(), str(data))
+            else:
+                rows = StreamRows(source)  # each pass reads the files again
         read_seconds = time.perf_counter() - started
         model, *_ = train_rows(rows, train_options, callback, str(data), solver_state,
                                allocate=storage, read_seconds=read_seconds)
@@ -70,16 +78,7 @@ def train_from_files(data, train_options, options, callback, solver_state=None):
     return model
 
 
-def _fits_in_memory(source, storage):
-    """Whether the whole table (its files' size, decompressed) fits the budget."""
-    budget = storage.budget
-    size = sum(Path(f).stat().st_size for f in source.files)
-    expansion = 4 if source.format == "parquet" or source.files[0].endswith(
-        (".gz", ".zst", ".bz2")) else 1.5
-    return budget is None or size * expansion <= budget
-
-
-def run_train(data, target, model_path, options):
+def run_train(data, target, model_path, options, read_ahead=None):
     check_suffix(options["plot_path"], (".png", ".svg", ".pdf"), "--plot")
     check_suffix(options["history_path"], (".csv",), "--history")
     check_suffix(options["plot_path_path"], (".png", ".svg", ".pdf"), "--plot-path")
@@ -94,7 +93,8 @@ def run_train(data, target, model_path, options):
         return checkpointed_training(data, target, model_path, options)
     progress = Progress(options["max_iter"], options["quiet"])
     try:
-        model = train_from_files(data, train_options, options, progress)
+        model = train_from_files(data, train_options, options, progress,
+                                 read_ahead=read_ahead)
     finally:
         progress.close()
     finish_training(model, model_path, options)

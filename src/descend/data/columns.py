@@ -31,18 +31,20 @@ def kind_of(name, dtype, path=""):
 
 
 def as_numbers(array):
-    """float64 NumPy values of a numeric column, NaN where missing."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
-    return values
+    """float64 NumPy values of a numeric column (an array or a chunked one),
+    NaN where missing."""
+    values = pc.cast(array, pa.float64())
+    if isinstance(values, pa.ChunkedArray):
+        return values.to_numpy()  # one copy of the chunks, nulls as NaN
+    return values.to_numpy(zero_copy_only=False)
 
 
 def as_text(array):
-    """A string array of a categorical column: text as it is in the file,
-    booleans as "True"/"False"; missing values stay null."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    """A string array (chunked for a chunked column) of a categorical
+    column: text as it is in the file, booleans as "True"/"False"; missing
+    values stay null."""
+    if isinstance(array, pa.ChunkedArray) and pa.types.is_dictionary(array.type):
+        array = array.combine_chunks()  # chunks with dictionaries of their own
     if pa.types.is_boolean(array.type):
         return pc.if_else(array, "True", "False")
     if pa.types.is_dictionary(array.type):
@@ -95,8 +97,6 @@ def first_non_number(text):
 
 def missing_mask(array):
     """NumPy bool mask of missing values (null, or NaN in a float column)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
     mask = pc.is_null(array, nan_is_null=True) if pa.types.is_floating(array.type) \
         else pc.is_null(array)
     return mask.to_numpy(zero_copy_only=False)

@@ -86,7 +86,8 @@ class LabelsAndGaps:
         self.missing = dict.fromkeys(features, 0)
 
     def __call__(self, batch):
-        self.labels.append(kinds.as_text(batch.column(self.target)))
+        labels = kinds.as_text(batch.column(self.target))
+        self.labels += labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
         gaps = np.zeros(batch.num_rows, dtype=bool)
         for name in self.features:
             mask = kinds.missing_mask(batch.column(name))
@@ -106,14 +107,48 @@ def read_labels_and_gaps(rows, target, features):
     return rows.scan(lambda: LabelsAndGaps(target, features), [target, *features]).result()
 
 
+class LabelsGapsAndStatistics(LabelsAndGaps):
+    """Passes 1 and 2 as one, when no hold-out has to be drawn from the
+    labels first: each block's statistics are taken over the rows training
+    will keep — those with a label and, unless ``impute``, every feature —
+    as pass 2 would take them (the same rows, the same blocks, the same bits)."""
+
+    def __init__(self, target, features, impute, schema, path=""):
+        super().__init__(target, features)
+        self.impute = impute
+        self.stats = new_statistics(schema, features, impute, path)
+
+    def __call__(self, batch):
+        super().__call__(batch)
+        keep = ~kinds.missing_mask(batch.column(self.target))
+        if self.impute is None:
+            keep &= ~self.gaps[-1]
+        self.stats.update(batch if keep.all() else batch.filter(pa.array(keep)))
+
+
+def read_labels_gaps_and_statistics(rows, target, features, impute, path=""):
+    """Passes 1 and 2 in one (see :class:`LabelsGapsAndStatistics`): labels,
+    gaps and missing counts as :func:`read_labels_and_gaps` gives them, and
+    the statistics :func:`collect_statistics` would give for the kept rows."""
+    schema = rows.schema
+    visitor = rows.scan(lambda: LabelsGapsAndStatistics(target, features, impute, schema, path),
+                        [target, *features])
+    return (*visitor.result(), visitor.stats)
+
+
+def new_statistics(schema, features, impute, path=""):
+    """An empty :class:`TableStatistics` for the ``features`` of ``schema``."""
+    numeric, categorical = split_columns(pa.schema([schema.field(f) for f in features]), path)
+    return TableStatistics(numeric, categorical, keep_values=impute in VALUE_FILLS, path=path)
+
+
 def collect_statistics(rows, features, keep, impute, path=""):
     """Pass 2: statistics of the feature columns over the rows where ``keep``."""
     schema = rows.schema
-    numeric, categorical = split_columns(pa.schema([schema.field(f) for f in features]), path)
     state = {"start": 0}
 
     def make_visitor():
-        stats = TableStatistics(numeric, categorical, keep_values=impute in VALUE_FILLS, path=path)
+        stats = new_statistics(schema, features, impute, path)
         state["start"] = 0
 
         def visit(batch):
@@ -128,8 +163,9 @@ def collect_statistics(rows, features, keep, impute, path=""):
 
 def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, path=""):
     """Pass 3, the last: X with row ``positions[i]`` made from row i (rows
-    with position −1 are left out); ``out`` is a ready array (e.g. a memory
-    map). An in-memory table is let go block by block as X fills."""
+    with position −1 are left out; ``positions`` None: row i of X is row i);
+    ``out`` is a ready array (e.g. a memory map). An in-memory table is let
+    go block by block as X fills."""
     if out is None:
         out = preprocessor.allocate(n_rows, dtype)
     state = {"start": 0}
@@ -140,6 +176,9 @@ def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, 
         def visit(batch):
             start = state["start"]
             state["start"] += batch.num_rows
+            if positions is None:
+                preprocessor.fill_rows(batch, out, np.arange(start, state["start"]), path)
+                return
             where = positions[start:start + batch.num_rows]
             kept = where >= 0
             if not kept.any():

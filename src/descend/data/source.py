@@ -294,8 +294,14 @@ class TableSource:
 
 
 def rechunk(batches, rows):
-    """Record batches regrouped into batches of exactly ``rows`` rows (the
-    last may be shorter): blocks that do not depend on how the file was read."""
+    """Record batches regrouped into blocks of exactly ``rows`` rows (the
+    last may be shorter): blocks that do not depend on how the file was read.
+
+    A block that spans two batches is a table of their slices, not a copy:
+    its columns are then chunked arrays, which the readers of columns take
+    as they are (copying the straddling blocks cost a copy of most of the
+    table per pass when the file's batches do not line up with the blocks).
+    """
     pending, count = [], 0
     for batch in batches:
         while batch.num_rows:
@@ -313,4 +319,4 @@ def rechunk(batches, rows):
 def _combine(batches):
     if len(batches) == 1:
         return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+    return pa.Table.from_batches(batches)

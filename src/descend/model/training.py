@@ -13,6 +13,7 @@ from descend.data.design import (
     build_design_matrix,
     collect_statistics,
     read_labels_and_gaps,
+    read_labels_gaps_and_statistics,
 )
 from descend.data.preprocess import (
     ENCODINGS,
@@ -132,26 +133,27 @@ class Prepared:
 
 
 def prepare(rows, options, path="", allocate=None):
-    """The three passes over ``rows``: labels and gaps, statistics of the
-    training rows, then X with the training rows first. ``allocate(n_rows,
+    """The passes over ``rows``: labels and gaps, the statistics of the
+    training rows, then X with the training rows first; without a hold-out
+    to draw from the labels the first two are one pass. ``allocate(n_rows,
     n_features)`` may supply X's zeroed storage (a memory map) and its dtype;
     else X is ``options.dtype`` (float64 by default) in memory."""
     columns = select_features(rows.schema.names, options, path)
-    keep, classes, y_all, dropped = _labelled_rows(rows, columns, options, path)
-    order = _training_order(np.flatnonzero(keep), y_all, options)
-    is_train = np.zeros(len(keep), dtype=bool)
-    is_train[order[0]] = True
-    stats = collect_statistics(rows, columns, is_train, options.impute, path)
-    del is_train
+    if options.validation:
+        keep, classes, y_all, dropped, _ = _labelled_rows(rows, columns, options, path)
+        order = _training_order(np.flatnonzero(keep), y_all, options)
+        is_train = np.zeros(len(keep), dtype=bool)
+        is_train[order[0]] = True
+        stats = collect_statistics(rows, columns, is_train, options.impute, path)
+        del is_train
+    else:
+        keep, classes, y_all, dropped, stats = _labelled_rows(rows, columns, options, path,
+                                                              with_statistics=True)
+        order = None
     preprocessor = Preprocessor.from_statistics(stats, options.impute, path, options.categorical)
     _warn_about_identifiers(preprocessor, stats.rows, path)
-    positions = np.full(len(keep), -1, dtype=np.int64)
-    ranked = np.concatenate(order)
-    positions[ranked] = np.arange(len(ranked))
-    y = np.empty(len(ranked))
-    y[positions[np.flatnonzero(keep)]] = y_all
-    n_train = len(order[0])
-    del keep, y_all, order, ranked  # a row's worth of each, on millions of rows
+    positions, y, n_train = _layout(keep, y_all, order)
+    del keep, y_all, order  # a row's worth of each, on millions of rows
     dtype = np.dtype(options.dtype or np.float64)
     out = None if allocate is None else preprocessor.allocate(len(y), dtype, allocate)
     dtype = dtype if out is None else out.dtype
@@ -159,14 +161,37 @@ def prepare(rows, options, path="", allocate=None):
     return Prepared(X, y, n_train, preprocessor, classes, columns, dropped)
 
 
-def _labelled_rows(rows, columns, options, path):
+def _labelled_rows(rows, columns, options, path, with_statistics=False):
     """Pass 1: the rows to keep, the two classes, the kept rows' 0/1 labels
-    and what was dropped (the labels' text is let go here)."""
-    labels, gaps, missing = read_labels_and_gaps(rows, options.target, columns)
+    and what was dropped (the labels' text is let go here); with
+    ``with_statistics``, also the statistics of the kept rows (else None)."""
+    if with_statistics:
+        *first, stats = read_labels_gaps_and_statistics(rows, options.target, columns,
+                                                         options.impute, path)
+    else:
+        first, stats = read_labels_and_gaps(rows, options.target, columns), None
+    labels, gaps, missing = first
     keep, dropped = _rows_to_keep(labels, gaps, missing, options, path)
-    kept = labels.filter(keep)
+    kept = labels if keep.all() else labels.filter(keep)
     classes = choose_classes(kept, options.positive, path)
-    return keep, classes, encode_target(kept, classes, path), dropped
+    return keep, classes, encode_target(kept, classes, path), dropped, stats
+
+
+def _layout(keep, y_kept, order=None):
+    """(position in X of each row, or −1 to leave it out; y in X's row
+    order; training rows) for the kept rows, the training rows of ``order``
+    first; without ``order`` the kept rows train in file order, and when
+    every row is kept the positions are None: row i of X is row i."""
+    if order is None:
+        if keep.all():
+            return None, y_kept, len(y_kept)
+        order = np.flatnonzero(keep), np.empty(0, dtype=np.int64)
+    positions = np.full(len(keep), -1, dtype=np.int64)
+    ranked = np.concatenate(order)
+    positions[ranked] = np.arange(len(ranked))
+    y = np.empty(len(ranked))
+    y[positions[np.flatnonzero(keep)]] = y_kept
+    return positions, y, len(order[0])
 
 
 #: A text column with more levels than this share of the rows (and at least
