@@ -41,7 +41,7 @@ def _check_options(options):
 
 def _kept(table, target, features, options):
     """(the rows to keep, labels, rows without a label, feature gaps, dropped)."""
-    visit = LabelsAndGaps(target, features)
+    visit = LabelsAndGaps(target, features, threads=1)  # a worker's one thread
     for batch in table.combine_chunks().to_batches():
         visit(batch)
     labels, gaps, missing = visit.result()

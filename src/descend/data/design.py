@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from descend.data import columns as kinds
+from descend.data.inorder import BlockWork, finish
 from descend.data.preprocess import VALUE_FILLS, split_columns
 from descend.data.source import rechunk
 from descend.data.statistics import TableStatistics
@@ -49,7 +50,7 @@ class TableRows:
         visitor = make_visitor()
         for batch in rechunk(_drain(batches, release=last), BLOCK_ROWS):
             visitor(batch)
-        return visitor
+        return finish(visitor)
 
 
 def _drain(batches, release):
@@ -77,26 +78,36 @@ class StreamRows:
         return self.source.scan(BLOCK_ROWS, make_visitor, columns)
 
 
-class LabelsAndGaps:
-    """Pass 1: the target's text and, per row, whether a feature is missing."""
+class LabelsAndGaps(BlockWork):
+    """Pass 1: the target's text and, per row, whether a feature is missing
+    (``gaps`` False: not asked for, no feature is looked at); blocks on
+    ``threads`` threads (None: the cores this process may use)."""
 
-    def __init__(self, target, features):
-        self.target, self.features = target, features
+    def __init__(self, target, features, gaps=True, threads=None):
+        super().__init__(threads)
+        self.target, self.features, self.want_gaps = target, features, gaps
         self.labels, self.gaps = [], []
         self.missing = dict.fromkeys(features, 0)
 
-    def __call__(self, batch):
+    def work(self, batch, start):
         labels = kinds.as_text(batch.column(self.target))
-        self.labels += labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
-        gaps = np.zeros(batch.num_rows, dtype=bool)
-        for name in self.features:
+        gaps, missing = np.zeros(batch.num_rows, dtype=bool), {}
+        for name in self.features if self.want_gaps else ():
             mask = kinds.missing_mask(batch.column(name))
-            self.missing[name] += int(mask.sum())
+            missing[name] = int(mask.sum())
             gaps |= mask
+        return labels, gaps, missing
+
+    def add(self, result):
+        labels, gaps, missing = result
+        self.labels += labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
         self.gaps.append(gaps)
+        for name, count in missing.items():
+            self.missing[name] += count
 
     def result(self):
         """(labels as one string array, row has a missing feature, counts)."""
+        self.finish()
         labels = pa.concat_arrays(self.labels) if self.labels else pa.array([], pa.string())
         gaps = np.concatenate(self.gaps) if self.gaps else np.zeros(0, dtype=bool)
         return labels, gaps, {k: v for k, v in self.missing.items() if v}
@@ -111,25 +122,29 @@ class LabelsGapsAndStatistics(LabelsAndGaps):
     """Passes 1 and 2 as one, when no hold-out has to be drawn from the
     labels first: each block's statistics are taken over the rows training
     will keep — those with a label and, unless ``impute``, every feature —
-    as pass 2 would take them (the same rows, the same blocks, the same bits)."""
+    as pass 2 would take them (the same rows, the same blocks, the same bits).
+    With ``impute`` no row is dropped for a gap, and gaps are not looked for."""
 
     def __init__(self, target, features, impute, schema, path=""):
-        super().__init__(target, features)
-        self.impute = impute
+        super().__init__(target, features, gaps=impute is None)
         self.stats = new_statistics(schema, features, impute, path)
 
-    def __call__(self, batch):
-        super().__call__(batch)
-        keep = ~kinds.missing_mask(batch.column(self.target))
-        if self.impute is None:
-            keep &= ~self.gaps[-1]
-        self.stats.update(batch if keep.all() else batch.filter(pa.array(keep)))
+    def work(self, batch, start):
+        first = super().work(batch, start)
+        keep = ~kinds.missing_mask(batch.column(self.target)) & ~first[1]
+        return first, self.stats.block(batch if keep.all() else batch.filter(pa.array(keep)))
+
+    def add(self, result):
+        first, stats = result
+        super().add(first)
+        self.stats.add_block(stats)
 
 
 def read_labels_gaps_and_statistics(rows, target, features, impute, path=""):
     """Passes 1 and 2 in one (see :class:`LabelsGapsAndStatistics`): labels,
-    gaps and missing counts as :func:`read_labels_and_gaps` gives them, and
-    the statistics :func:`collect_statistics` would give for the kept rows."""
+    gaps and missing counts as :func:`read_labels_and_gaps` gives them
+    (with ``impute``: no gaps, no counts), and the statistics
+    :func:`collect_statistics` would give for the kept rows."""
     schema = rows.schema
     visitor = rows.scan(lambda: LabelsGapsAndStatistics(target, features, impute, schema, path),
                         [target, *features])
@@ -142,23 +157,53 @@ def new_statistics(schema, features, impute, path=""):
     return TableStatistics(numeric, categorical, keep_values=impute in VALUE_FILLS, path=path)
 
 
+class _Statistics(BlockWork):
+    """Pass 2: the statistics of the rows where ``keep``."""
+
+    def __init__(self, stats, keep):
+        super().__init__()
+        self.stats, self.keep = stats, keep
+
+    def work(self, batch, start):
+        mask = self.keep[start:start + batch.num_rows]
+        return self.stats.block(batch if mask.all() else batch.filter(pa.array(mask)))
+
+    def add(self, result):
+        self.stats.add_block(result)
+
+
 def collect_statistics(rows, features, keep, impute, path=""):
     """Pass 2: statistics of the feature columns over the rows where ``keep``."""
     schema = rows.schema
-    state = {"start": 0}
+    return rows.scan(lambda: _Statistics(new_statistics(schema, features, impute, path), keep),
+                     features).stats
 
-    def make_visitor():
-        stats = new_statistics(schema, features, impute, path)
-        state["start"] = 0
 
-        def visit(batch):
-            start = state["start"]
-            state["start"] += batch.num_rows
-            mask = keep[start:start + batch.num_rows]
-            stats.update(batch if mask.all() else batch.filter(pa.array(mask)))
-        visit.stats = stats
-        return visit
-    return rows.scan(make_visitor, features).stats
+class _Fill(BlockWork):
+    """Pass 3: each block's rows written into X (the blocks write rows of
+    their own, so there is nothing to add)."""
+
+    def __init__(self, preprocessor, positions, out, path):
+        super().__init__()
+        self.preprocessor, self.positions, self.out, self.path = \
+            preprocessor, positions, out, path
+
+    def work(self, batch, start):
+        if self.positions is None:
+            where, part = np.arange(start, start + batch.num_rows), batch
+        else:
+            where = self.positions[start:start + batch.num_rows]
+            kept = where >= 0
+            if not kept.any():
+                return
+            part, where = (batch, where) if kept.all() else \
+                (batch.filter(pa.array(kept)), where[kept])
+        # one thread per block: the blocks are already spread over the threads
+        self.preprocessor.fill_rows(part, self.out, where, self.path,
+                                    threads=1 if self.threads > 1 else None)
+
+    def add(self, result):
+        pass
 
 
 def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, path=""):
@@ -168,23 +213,6 @@ def build_design_matrix(rows, preprocessor, positions, n_rows, dtype, out=None, 
     go block by block as X fills."""
     if out is None:
         out = preprocessor.allocate(n_rows, dtype)
-    state = {"start": 0}
-
-    def make_visitor():
-        state["start"] = 0
-
-        def visit(batch):
-            start = state["start"]
-            state["start"] += batch.num_rows
-            if positions is None:
-                preprocessor.fill_rows(batch, out, np.arange(start, state["start"]), path)
-                return
-            where = positions[start:start + batch.num_rows]
-            kept = where >= 0
-            if not kept.any():
-                return
-            part = batch if kept.all() else batch.filter(pa.array(kept))
-            preprocessor.fill_rows(part, out, where[kept], path)
-        return visit
-    rows.scan(make_visitor, preprocessor.columns, last=True)
+    rows.scan(lambda: _Fill(preprocessor, positions, out, path), preprocessor.columns,
+              last=True)
     return out

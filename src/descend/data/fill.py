@@ -40,7 +40,7 @@ def _fill(values, mean, scale, fill, codes, offsets, positions, out, lo, hi, cou
                 row[offsets[c] + code] = 1
 
 
-def fill_block(values, mean, scale, fill, codes, offsets, positions, out):
+def fill_block(values, mean, scale, fill, codes, offsets, positions, out, threads=None):
     """Write the rows of one block into ``out``.
 
     Parameters
@@ -56,6 +56,8 @@ def fill_block(values, mean, scale, fill, codes, offsets, positions, out):
     positions : ndarray of int64, shape (k,)
         Row of ``out`` each row of the block goes to.
     out : ndarray, shape (m, n_features), C order, zeros where rows go
+    threads : int or None
+        Threads to split the rows over (None: the cores this process may use).
 
     Returns
     -------
@@ -64,7 +66,7 @@ def fill_block(values, mean, scale, fill, codes, offsets, positions, out):
         infinite values; rows holding either must not be used.
     """
     k = len(positions)
-    n_threads = max(1, min(default_threads(), k // MIN_THREAD_ROWS))
+    n_threads = max(1, min(threads or default_threads(), k // MIN_THREAD_ROWS))
     edges = np.linspace(0, k, n_threads + 1).astype(np.int64)
     counts = np.zeros((n_threads, 2, values.shape[0]), dtype=np.int64)
     args = (values, mean, scale, fill, codes, offsets, positions, out)

@@ -182,9 +182,10 @@ class Preprocessor:
             raise DataError(f"{path}: missing feature columns {missing}; the model was "
                             f"trained on {self.columns}")
 
-    def fill_rows(self, batch, out, positions, path=""):
+    def fill_rows(self, batch, out, positions, path="", threads=None):
         """Write the rows of X for ``batch`` into ``out`` (zeros where they go):
-        at ``positions`` (one per row of the batch), or rows 0..k−1 when None."""
+        at ``positions`` (one per row of the batch), or rows 0..k−1 when None;
+        on ``threads`` threads (None: the cores this process may use)."""
         self.require_columns(batch.schema.names, path)
         k = batch.num_rows
         positions = np.arange(k) if positions is None else np.asarray(positions, np.int64)
@@ -195,11 +196,11 @@ class Preprocessor:
         if isinstance(out, CodedMatrix):
             # the numbers through the compiled fill, the codes as they are
             counts = fill_block(values, self._mean, self._scale, self._fill, codes[:0],
-                                self._offsets[:0], positions, out.numeric)
+                                self._offsets[:0], positions, out.numeric, threads)
             out.codes[positions] = codes.T
         else:
             counts = fill_block(values, self._mean, self._scale, self._fill, codes,
-                                self._offsets, positions, out)
+                                self._offsets, positions, out, threads)
         names = self.numeric["columns"]
         if counts[1].any():
             raise infinite_values_error(dict(zip(names, counts[1])), path)

@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 
 from descend.data import columns as kinds
 from descend.data import tables
+from descend.data.inorder import abandon, finish
 from descend.exceptions import DataError, UsageError
 
 #: Bytes Arrow's CSV reader parses at a time.
@@ -189,6 +190,7 @@ class TableSource:
             except pa.ArrowInvalid as exc:
                 if not self._can_retry(exc):
                     raise self._error(exc) from None
+                abandon(visitor)
             except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
                 raise self._error(exc) from None
             finally:
@@ -202,6 +204,7 @@ class TableSource:
                                              batch_readahead=2, fragment_readahead=1)
         for batch in rechunk(batches, rows):
             visitor(self._cast(batch))
+        finish(visitor)
 
     def stream_schema(self):
         """Column names and the types a stream reads them as (from the first

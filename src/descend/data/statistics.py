@@ -25,20 +25,39 @@ class NumericStatistics:
 
     def update(self, values):
         """Add a block of float64 values (NaN for missing)."""
+        self.add_block(self.block(values, self.kept is not None))
+
+    @staticmethod
+    def block(values, keep_values=False):
+        """The statistics of one block on their own (nothing shared: blocks
+        can be summarised on several threads), for :meth:`add_block`."""
         present = values[~np.isnan(values)]
-        self.missing += len(values) - len(present)
+        missing = len(values) - len(present)
         infinite = np.isinf(present)
-        self.infinite += int(infinite.sum())
-        present = present[~infinite]
-        if self.kept is not None:
-            self.kept.append(present)
+        n_infinite = int(infinite.sum())
+        if n_infinite:
+            present = present[~infinite]
         if not len(present):
-            return
-        self.largest = max(self.largest, float(np.max(np.abs(present))))
+            return missing, n_infinite, present if keep_values else None, None
+        largest = float(np.max(np.abs(present)))
         with np.errstate(over="ignore", invalid="ignore"):  # huge values: checked later
             mean = float(np.mean(present))
             m2 = float(np.sum((present - mean) ** 2))
-        self._combine(len(present), mean, m2)
+        return missing, n_infinite, present if keep_values else None, \
+            (largest, len(present), mean, m2)
+
+    def add_block(self, block):
+        """Add a :meth:`block` of the rows that follow."""
+        missing, infinite, present, moments = block
+        self.missing += missing
+        self.infinite += infinite
+        if self.kept is not None:
+            self.kept.append(present)
+        if moments is None:
+            return
+        largest, n, mean, m2 = moments
+        self.largest = max(self.largest, largest)
+        self._combine(n, mean, m2)
 
     def _combine(self, n, mean, m2):
         """Add n values of this mean and sum of squared deviations (Chan)."""
@@ -71,27 +90,43 @@ class TextStatistics:
         self.example = None  # (row, value) of the first value that is not a number
 
     def update(self, text, first_row):
-        """Add a block of text (a string array) whose first row is ``first_row``.
+        """Add a block of text (a string array) whose first row is ``first_row``."""
+        self.add_block(self.block(text), first_row)
+
+    @staticmethod
+    def block(text):
+        """The statistics of one block of text on their own, for :meth:`add_block`.
 
         The checks run on the block's distinct values, weighted by their
         counts: a column of a million rows and fifty levels costs fifty.
         """
-        self.missing += text.null_count
         present = len(text) - text.null_count
         if not present:
-            return
+            return text.null_count, 0, None
         counts = pc.value_counts(text)
         if text.null_count:
             counts = counts.filter(pc.is_valid(counts.field("values")))
         values, times = counts.field("values"), counts.field("counts")
         numbers = kinds.numeric_share(values, times)
+        example, locale_numbers = None, 0
+        if numbers < present:
+            example = kinds.first_non_number(text)
+            locale_numbers = kinds.locale_number_count(values, times)
+        return text.null_count, present, (counts, numbers, locale_numbers, example)
+
+    def add_block(self, block, first_row):
+        """Add a :meth:`block` whose first row is ``first_row``."""
+        missing, present, seen = block
+        self.missing += missing
+        if seen is None:
+            return
+        counts, numbers, locale_numbers, example = seen
         self.numbers += numbers
         self.present += present
-        if numbers < present:
-            if self.example is None:
-                index, value = kinds.first_non_number(text)
-                self.example = (first_row + index, value)
-            self.locale_numbers += kinds.locale_number_count(values, times)
+        self.locale_numbers += locale_numbers
+        if self.example is None and example is not None:
+            index, value = example
+            self.example = (first_row + index, value)
         self.counts.append(counts)
 
     def merge(self, other, first_row):
@@ -134,11 +169,26 @@ class TableStatistics:
 
     def update(self, batch):
         """Add a record batch (or table) holding at least the feature columns."""
-        for name, stats in self.numeric.items():
-            stats.update(kinds.as_numbers(batch.column(name)))
-        for name, stats in self.categorical.items():
-            stats.update(kinds.as_text(batch.column(name)), self.rows)
-        self.rows += batch.num_rows
+        self.add_block(self.block(batch))
+
+    def block(self, batch):
+        """The statistics of one batch on their own (this object is only
+        read: batches can be summarised on several threads), for :meth:`add_block`."""
+        keep_values = any(s.kept is not None for s in self.numeric.values())
+        return (batch.num_rows,
+                [NumericStatistics.block(kinds.as_numbers(batch.column(name)), keep_values)
+                 for name in self.numeric],
+                [TextStatistics.block(kinds.as_text(batch.column(name)))
+                 for name in self.categorical])
+
+    def add_block(self, block):
+        """Add a :meth:`block` of the rows that follow, in their order."""
+        rows, numeric, categorical = block
+        for stats, part in zip(self.numeric.values(), numeric):
+            stats.add_block(part)
+        for stats, part in zip(self.categorical.values(), categorical):
+            stats.add_block(part, self.rows)
+        self.rows += rows
 
     def merge(self, other):
         """Add the statistics of the rows that follow (another part of the

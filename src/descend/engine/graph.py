@@ -10,7 +10,8 @@ tested equal to it.
 """
 import numpy as np
 
-from descend.engine.numerics import dloss_dlogit, loss_from_logit, sigmoid
+from descend.engine import numerics
+from descend.engine.numerics import sigmoid
 from descend.engine.softmax import loss_and_dlogits
 
 
@@ -79,10 +80,10 @@ class SigmoidLogLoss(Node):
     inputs, output = ("z", "y"), "L"
 
     def forward(self, z, y):
-        return loss_from_logit(z, y)
+        return numerics.loss_from_logit(z, y)  # the ufunc, built on first use
 
     def backward(self, dL, values):
-        return dL * dloss_dlogit(values["z"], values["y"]), None
+        return dL * numerics.dloss_dlogit(values["z"], values["y"]), None
 
     #: The largest curvature d²L/dz² = a(1 − a) can take (at z = 0).
     max_curvature = 0.25

@@ -160,7 +160,17 @@ def _elementwise(inlined_digest):
 _loss_elementwise, _dloss_elementwise = _elementwise(sources_digest(intrinsics))
 # float32 first: NumPy takes the first loop the inputs cast to safely.
 _SIGNATURES = ["float32(float32, float32)", "float64(float64, float64)"]
-#: Elementwise L(z, y) for arrays (a NumPy ufunc; dtype and precision kept).
-loss_from_logit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_loss_elementwise)
-#: Elementwise dL/dz = a − y for arrays (a NumPy ufunc; dtype and precision kept).
-dloss_dlogit = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_dloss_elementwise)
+#: The ufuncs, by name: ``loss_from_logit``, elementwise L(z, y) for arrays,
+#: and ``dloss_dlogit``, elementwise dL/dz = a − y (NumPy ufuncs; dtype and
+#: precision kept).
+_UFUNC_BODIES = {"loss_from_logit": _loss_elementwise, "dloss_dlogit": _dloss_elementwise}
+
+
+def __getattr__(name):
+    """The ufuncs, built on first use (only the lesson's graph takes them;
+    built at import, they cost every command half a second)."""
+    if name not in _UFUNC_BODIES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    ufunc = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_UFUNC_BODIES[name])
+    globals()[name] = ufunc
+    return ufunc
