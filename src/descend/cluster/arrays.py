@@ -120,15 +120,18 @@ def summarise(X, y, s):
             max(p[4] for p in parts))
 
 
-def _c_aligned(block):
-    """The chunk itself when C-contiguous and aligned, else an aligned C copy.
+def _c_ordered(block):
+    """The chunk itself when C-contiguous, else a C copy (a pandas block may
+    be in Fortran order, which the kernels read across rows).
 
-    A chunk that reached its worker pickled (``da.from_array`` of a NumPy X,
-    ``client.scatter``) may lie at an odd offset of the message's buffer:
-    unaligned, NumPy's products leave BLAS for loops measured 3–10 times
-    slower, and the kernels lose their vector loads. A pandas block may be
-    in Fortran order, which the kernels read across rows."""
-    return np.require(block, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    An unaligned chunk (one that reached its worker pickled, as from
+    ``da.from_array`` of a NumPy X or ``client.scatter``, may lie at an odd
+    offset of the message's buffer) is read in place: the compiled kernels
+    read it as fast, and the curvature copies each block it hands to BLAS
+    into an aligned one (:meth:`~descend.engine.objective.Objective._curvature_blocks`).
+    A whole aligned copy made fresh memory the size of X, which cost the
+    first fit on a cluster more than a second (1,000,000 × 100, 8 chunks)."""
+    return np.require(block, requirements=["C_CONTIGUOUS"])
 
 
 def _encode_block(y, classes, multinomial, dtype):
@@ -162,7 +165,7 @@ def validate_training_data(estimator, X, y, sample_weight, reset, set_classes):
     codes = y.map_blocks(_encode_block, estimator.classes_, multinomial, X.dtype,
                          dtype=np.intp if multinomial else X.dtype)
     s = _weights(estimator, codes, s, labels, counts, low, high, X.dtype)
-    return persist(X.map_blocks(_c_aligned, dtype=X.dtype), codes, s)
+    return persist(X.map_blocks(_c_ordered, dtype=X.dtype), codes, s)
 
 
 def _weights(estimator, codes, s, labels, counts, low, high, dtype):

@@ -128,22 +128,28 @@ class MultinomialObjective(Objective):
         return G / (SigmoidLogLoss.max_curvature * self.S)
 
     def _hessian_rows(self, lo, hi, W, b):
-        """Σ sᵢ (diag(aᵢ) − aᵢaᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ over rows lo:hi, block by block."""
+        """Σ sᵢ (diag(aᵢ) − aᵢaᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ over rows lo:hi, block by block
+        (:meth:`_curvature_blocks`: temporaries in reused scratch blocks)."""
         K, p = self.n_outputs, self.row_params
         H = np.zeros((K * p, K * p))
-        rows = max(16, self.block_rows // 4)
-        for start in range(lo, hi, rows):
-            Xb = self.X[start:min(start + rows, hi)]
+        with_ones = self._curvature_scratch(lo, hi, p) if self.fit_intercept else None
+        scratch, gram = self._curvature_scratch(lo, hi, p), np.empty((p, p), dtype=self.dtype)
+        for start, Xb in self._curvature_blocks(lo, hi):
             A = softmax(Xb @ W.T + b).astype(self.dtype)
-            if self.fit_intercept:
-                Xb = np.column_stack([Xb, np.ones(len(Xb), dtype=self.dtype)])
             s = 1 if self.s is None else self.s[start:start + len(Xb), None]
+            if with_ones is not None:  # x̃ = [x 1]
+                Xt = with_ones[:len(Xb)]
+                Xt[:, :-1], Xt[:, -1] = Xb, 1
+                Xb = Xt
+            part = scratch[:len(Xb)]
             for k in range(K):
                 # diagonal blocks: weights aₖ(1 − aₖ) ≥ 0, as (√r X)ᵀ(√r X) (syrk)
-                root = np.sqrt(s * A[:, k:k + 1] * (1 - A[:, k:k + 1])) * Xb
-                H[k * p:(k + 1) * p, k * p:(k + 1) * p] += root.T @ root
+                root = np.multiply(np.sqrt(s * A[:, k:k + 1] * (1 - A[:, k:k + 1])), Xb,
+                                   out=part)
+                H[k * p:(k + 1) * p, k * p:(k + 1) * p] += np.matmul(root.T, root, out=gram)
                 for j in range(k + 1, K if HESSIAN == "full" else 0):
-                    block = (-(s * A[:, k:k + 1] * A[:, j:j + 1]) * Xb).T @ Xb
+                    weighted = np.multiply(-(s * A[:, k:k + 1] * A[:, j:j + 1]), Xb, out=part)
+                    block = np.matmul(weighted.T, Xb, out=gram)
                     H[k * p:(k + 1) * p, j * p:(j + 1) * p] += block
                     H[j * p:(j + 1) * p, k * p:(k + 1) * p] += block.T
         return H

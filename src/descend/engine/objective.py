@@ -261,6 +261,35 @@ class Objective(Problem):
             H[n, :n] = H[:n, n]
         return H, (diagonal if stride > 1 else None)
 
+    def _curvature_scratch(self, lo, hi, columns):
+        """One uninitialised block of the curvature's rows lo:hi, ``columns``
+        wide, for its temporaries (see :meth:`_curvature_blocks`)."""
+        rows = max(16, self.block_rows // 4)
+        return np.empty((min(rows, hi - lo), columns), dtype=self.dtype)
+
+    def _curvature_blocks(self, lo, hi):
+        """(first row, X_b) of the curvature's blocks of rows lo:hi.
+
+        Blocks are small (a quarter of ``block_rows``), so a block's copy,
+        the only memory a pass needs beyond X, is a sliver of X; each pass
+        makes its copies in scratch blocks reused by every block
+        (:meth:`_curvature_scratch`), not allocated per block: where freed
+        memory goes straight back to the system (Dask's workers set
+        MALLOC_TRIM_THRESHOLD_=65536) each fresh block-sized temporary is new
+        pages to fault in, which doubled a chunk's curvature there. An
+        unaligned X (a chunk unpickled at an odd offset of its message) is
+        copied block by block into an aligned block: numpy sends aligned
+        products only to BLAS, and its own loops took twice as long.
+        """
+        rows = max(16, self.block_rows // 4)
+        copy = None if self.X.flags.aligned else self._curvature_scratch(lo, hi, self.n_features)
+        for start in range(lo, hi, rows):
+            Xb = self.X[start:min(start + rows, hi)]
+            if copy is not None:
+                np.copyto(copy[:len(Xb)], Xb)
+                Xb = copy[:len(Xb)]
+            yield start, Xb
+
     def _gram_rows(self, lo, hi, w_b, stride=1):
         """Σ rᵢxᵢxᵢᵀ, Σ rᵢxᵢ and Σ rᵢ over rows lo:hi (with ``stride`` > 1,
         the sampled ones), then Σ rᵢxᵢ² and Σ rᵢ over every row (stride > 1
@@ -269,11 +298,8 @@ class Objective(Problem):
         xtx, xts, ssum = np.zeros((n, n)), np.zeros(n), 0.0
         squares, rsum = np.zeros(n), 0.0
         node = SigmoidLogLoss
-        # Each block is copied once (√r X_b): smaller blocks keep that copy, the
-        # only memory fit needs beyond X, to a sliver of X.
-        rows = max(16, self.block_rows // 4)
-        for start in range(lo, hi, rows):
-            Xb = self.X[start:min(start + rows, hi)]
+        scratch, gram = self._curvature_scratch(lo, hi, n), np.empty((n, n), dtype=self.dtype)
+        for start, Xb in self._curvature_blocks(lo, hi):
             if w_b is None:
                 r = np.full(len(Xb), node.max_curvature, dtype=self.dtype)
             else:
@@ -281,14 +307,14 @@ class Objective(Problem):
             if self.s is not None:
                 r = r * self.s[start:start + len(Xb)]
             if stride > 1:
-                squares += r @ (Xb * Xb)
+                squares += r @ np.multiply(Xb, Xb, out=scratch[:len(Xb)])
                 rsum += float(np.sum(r, dtype=np.float64))
                 picked = sampled_rows(0, len(Xb), self.row_offset + start, stride)
                 Xb, r = Xb[picked], r[picked]
             # (√r X)ᵀ(√r X): numpy sends a product of a matrix with its own
             # transpose to BLAS syrk, half the flops of a general product.
-            root = np.sqrt(r)[:, None] * Xb
-            xtx += root.T @ root
+            root = np.multiply(np.sqrt(r)[:, None], Xb, out=scratch[:len(Xb)])
+            xtx += np.matmul(root.T, root, out=gram)
             xts += r @ Xb
             ssum += float(np.sum(r, dtype=np.float64))
         return xtx, xts, ssum, squares, rsum
