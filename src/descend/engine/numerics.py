@@ -25,7 +25,7 @@ def log_sigmoid(z):
     """log σ(z) = −log(1 + e⁻ᶻ) = −L(−z, 0): the loss formula, never overflowing."""
     z = np.asarray(z)
     z = z if z.dtype.kind == "f" else z.astype(np.float64)
-    return -loss_from_logit(-z, np.zeros_like(z))
+    return -__getattr__("loss_from_logit")(-z, np.zeros_like(z))  # the ufunc, built on first use
 
 
 # The loss and its derivative from the logit, written once as scalar formulas.
@@ -169,6 +169,8 @@ _UFUNC_BODIES = {"loss_from_logit": _loss_elementwise, "dloss_dlogit": _dloss_el
 def __getattr__(name):
     """The ufuncs, built on first use (only the lesson's graph takes them;
     built at import, they cost every command half a second)."""
+    if name in globals():
+        return globals()[name]
     if name not in _UFUNC_BODIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     ufunc = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_UFUNC_BODIES[name])
