@@ -76,7 +76,8 @@ class _Predictions:
         self.rows = self.skipped = 0
 
     def __call__(self, batch):
-        table = pa.Table.from_batches([batch])
+        # a block spanning two record batches is already a table of their slices
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         predictions = self.model.predict_table(table, self.path)
         names = unique_names(predictions.column_names, table.column_names)
         self.renamed.update({old: new for old, new in zip(predictions.column_names, names)

@@ -63,14 +63,15 @@ def train_from_files(data, train_options, options, callback, solver_state=None,
         started = time.perf_counter()
         if read_ahead is not None:
             rows = TableRows(read_ahead.table(), str(data))
-            started -= read_ahead.seconds  # the read's own time, beside the imports
         else:
             source = open_source(data, text_format=options["text_format"])
             if limit is None and fits_in_memory(source, storage.budget):
                 rows = TableRows(source.read(), str(data))
             else:
                 rows = StreamRows(source)  # each pass reads the files again
-        read_seconds = time.perf_counter() - started
+        # a read ahead ran beside the imports: its own time, not the wait for it
+        read_seconds = read_ahead.seconds if read_ahead is not None else \
+            time.perf_counter() - started
         model, *_ = train_rows(rows, train_options, callback, str(data), solver_state,
                                allocate=storage, read_seconds=read_seconds)
         if storage.mapped:

@@ -131,7 +131,7 @@ class LabelsGapsAndStatistics(LabelsAndGaps):
 
     def work(self, batch, start):
         first = super().work(batch, start)
-        keep = ~kinds.missing_mask(batch.column(self.target)) & ~first[1]
+        keep = ~kinds.missing_mask(first[0]) & ~first[1]  # labelled, and no gap when asked
         return first, self.stats.block(batch if keep.all() else batch.filter(pa.array(keep)))
 
     def add(self, result):

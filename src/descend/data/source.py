@@ -203,7 +203,7 @@ class TableSource:
         batches = self._dataset().to_batches(columns=columns, batch_size=rows,
                                              batch_readahead=2, fragment_readahead=1)
         for batch in rechunk(batches, rows):
-            visitor(self._cast(as_record_batch(batch)))
+            visitor(self._cast(batch))
         finish(visitor)
 
     def stream_schema(self):
@@ -317,14 +317,6 @@ def rechunk(batches, rows):
                 pending, count = [], 0
     if count:
         yield _combine(pending)
-
-
-def as_record_batch(block):
-    """A block as one record batch (a straddling block's slices copied
-    together): the stream's visitors write batches out as they are."""
-    if isinstance(block, pa.RecordBatch):
-        return block
-    return block.combine_chunks().to_batches()[0]
 
 
 def _combine(batches):

@@ -3,6 +3,7 @@
 Each function keeps the dtype of its input and is finite for every finite
 input, so the graph never produces ``inf`` or ``nan`` from a large logit.
 """
+import functools
 import math
 from types import SimpleNamespace
 
@@ -25,7 +26,7 @@ def log_sigmoid(z):
     """log σ(z) = −log(1 + e⁻ᶻ) = −L(−z, 0): the loss formula, never overflowing."""
     z = np.asarray(z)
     z = z if z.dtype.kind == "f" else z.astype(np.float64)
-    return -__getattr__("loss_from_logit")(-z, np.zeros_like(z))  # the ufunc, built on first use
+    return -_ufunc("loss_from_logit")(-z, np.zeros_like(z))
 
 
 # The loss and its derivative from the logit, written once as scalar formulas.
@@ -166,13 +167,16 @@ _SIGNATURES = ["float32(float32, float32)", "float64(float64, float64)"]
 _UFUNC_BODIES = {"loss_from_logit": _loss_elementwise, "dloss_dlogit": _dloss_elementwise}
 
 
+@functools.cache
+def _ufunc(name):
+    """The ufunc ``name``, built on first use (only the lesson's graph and
+    :func:`log_sigmoid` take them; built at import, they cost every command
+    half a second)."""
+    return numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_UFUNC_BODIES[name])
+
+
 def __getattr__(name):
-    """The ufuncs, built on first use (only the lesson's graph takes them;
-    built at import, they cost every command half a second)."""
-    if name in globals():
-        return globals()[name]
+    """``numerics.loss_from_logit`` and ``numerics.dloss_dlogit``: :func:`_ufunc`."""
     if name not in _UFUNC_BODIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    ufunc = numba.vectorize(_SIGNATURES, nopython=True, cache=True)(_UFUNC_BODIES[name])
-    globals()[name] = ufunc
-    return ufunc
+    return _ufunc(name)
