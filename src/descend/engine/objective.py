@@ -261,11 +261,16 @@ class Objective(Problem):
             H[n, :n] = H[:n, n]
         return H, (diagonal if stride > 1 else None)
 
+    @property
+    def _curvature_block_rows(self):
+        """Rows of a curvature block: a quarter of ``block_rows`` (see
+        :meth:`_curvature_blocks`)."""
+        return max(16, self.block_rows // 4)
+
     def _curvature_scratch(self, lo, hi, columns):
         """One uninitialised block of the curvature's rows lo:hi, ``columns``
         wide, for its temporaries (see :meth:`_curvature_blocks`)."""
-        rows = max(16, self.block_rows // 4)
-        return np.empty((min(rows, hi - lo), columns), dtype=self.dtype)
+        return np.empty((min(self._curvature_block_rows, hi - lo), columns), dtype=self.dtype)
 
     def _curvature_blocks(self, lo, hi):
         """(first row, X_b) of the curvature's blocks of rows lo:hi.
@@ -281,7 +286,7 @@ class Objective(Problem):
         copied block by block into an aligned block: numpy sends aligned
         products only to BLAS, and its own loops took twice as long.
         """
-        rows = max(16, self.block_rows // 4)
+        rows = self._curvature_block_rows
         copy = None if self.X.flags.aligned else self._curvature_scratch(lo, hi, self.n_features)
         for start in range(lo, hi, rows):
             Xb = self.X[start:min(start + rows, hi)]
