@@ -156,6 +156,25 @@ def test_columns_descend_cannot_use_are_refused_with_the_fix(column, message):
     assert f"drop='{column}'" in str(info.value) or column == "empty"
 
 
+@pytest.mark.parametrize("block_rows", [1, 3, 7, 65536])
+def test_a_mixed_column_is_refused_naming_its_first_value_that_is_not_a_number(
+        monkeypatch, block_rows):
+    # blocks of one row: the first blocks hold no number at all
+    monkeypatch.setattr(design, "BLOCK_ROWS", block_rows)
+    frame = mixed_frame(40)
+    frame["mixed"] = [None, "n/a", "n/a"] + [str(i) for i in range(35)] + ["oops", "n/a"]
+    with pytest.raises(ValueError, match=r"mixes numbers and text \(e\.g\. 'n/a' in data row "
+                       r"2, 4 such values\)"):
+        prepare(TableRows(pa.Table.from_pandas(frame[["age", "y", "mixed"]],
+                                               preserve_index=False)),
+                TrainOptions(target="y", impute="mean"))
+    frame["mixed"] = [str(i) for i in range(5)] + ["oops", "n/a"] + [str(i) for i in range(33)]
+    with pytest.raises(ValueError, match=r"'oops' in data row 6, 2 such values"):
+        prepare(TableRows(pa.Table.from_pandas(frame[["age", "y", "mixed"]],
+                                               preserve_index=False)),
+                TrainOptions(target="y", impute="mean"))
+
+
 def _coefficients(path):
     return np.array(json.loads(path.read_text())["coef"])
 

@@ -107,10 +107,12 @@ class TextStatistics:
         if text.null_count:
             counts = counts.filter(pc.is_valid(counts.field("values")))
         values, times = counts.field("values"), counts.field("counts")
-        numbers = kinds.numeric_share(values, times)
+        matches = kinds.number_matches(values)
+        numbers = int(times.to_numpy(zero_copy_only=False)[matches].sum())
         example, locale_numbers = None, 0
         if numbers < present:
-            example = kinds.first_non_number(text)
+            example = kinds.first_non_number(
+                text, values.filter(pa.array(~matches)) if numbers else None)
             locale_numbers = kinds.locale_number_count(values, times)
         return text.null_count, present, (counts, numbers, locale_numbers, example)
 
