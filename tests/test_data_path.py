@@ -113,8 +113,45 @@ def test_files_read_in_any_batches_give_the_same_bits(row_group, tmp_path, monke
     options = TrainOptions(target="y", impute="mean")
     reference = prepare(TableRows(table), options).X
     for rows in (StreamRows(open_source(parquet)), TableRows(open_source(parquet).read()),
+                 StreamRows(open_source(parquet, dictionary_text=True)),
+                 TableRows(open_source(parquet, dictionary_text=True).read()),
                  StreamRows(open_source(csv)), TableRows(open_source(csv).read())):
         assert np.array_equal(prepare(rows, options).X, reference)
+
+
+def _parts(X):
+    return (X.numeric, X.codes) if hasattr(X, "codes") else (X,)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+@pytest.mark.parametrize("impute", [None, "most_frequent"])
+def test_text_read_as_dictionaries_gives_the_bits_of_text(encoding, impute, tmp_path,
+                                                          monkeypatch):
+    """Parquet text read as dictionary arrays (codes into each row group's
+    own distinct values; a missing value in the rows or in a dictionary):
+    the statistics, the design matrix and the errors of plain text."""
+    monkeypatch.setattr(design, "BLOCK_ROWS", 16)
+    frame = mixed_frame(250)
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=37)
+    read = pq.read_table(path, read_dictionary=["plan", "y"])
+    assert pa.types.is_dictionary(read.schema.field("plan").type)
+    plan = read.column("plan").combine_chunks()
+    null_in_dictionary = pa.DictionaryArray.from_arrays(
+        plan.indices, pa.array(plan.dictionary.to_pylist() + [None]))
+    options = TrainOptions(target="y", impute=impute, drop_missing=impute is None,
+                           categorical=encoding)
+    reference = prepare(TableRows(pq.read_table(path)), options)
+    for rows in (TableRows(read), StreamRows(open_source(path, dictionary_text=True)),
+                 TableRows(read.set_column(read.column_names.index("plan"), "plan",
+                                           null_in_dictionary))):
+        got = prepare(rows, options)
+        assert all(np.array_equal(a, b) for a, b in zip(_parts(got.X), _parts(reference.X)))
+        assert got.preprocessor.to_dict() == reference.preprocessor.to_dict()
+    if impute is None:  # a model that fills nothing meets the gaps, counted
+        with pytest.raises(ValueError, match=r"missing values in 'plan': 9;"):
+            reference.preprocessor.transform(read.select(["age", "income", "plan", "active",
+                                                          "visits"]).combine_chunks())
 
 
 def test_a_column_of_codes_is_read_as_its_text_whatever_else_the_file_holds(run_cli, tmp_path):

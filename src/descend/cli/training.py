@@ -64,7 +64,7 @@ def train_from_files(data, train_options, options, callback, solver_state=None,
         if read_ahead is not None:
             rows = TableRows(read_ahead.table(), str(data))
         else:
-            source = open_source(data, text_format=options["text_format"])
+            source = open_source(data, text_format=options["text_format"], dictionary_text=True)
             if limit is None and fits_in_memory(source, storage.budget):
                 rows = TableRows(source.read(), str(data))
             else:

@@ -88,17 +88,19 @@ def without_separators(text, thousands, decimal=None):
     return pc.cast(plain, pa.float64())
 
 
-def first_non_number(text, non_numbers=None):
-    """(index, value) of the first value of ``text`` found in ``non_numbers``
-    (its distinct values that are not numbers), or the first present value
-    when None (no value is a number): a look-up of each row in a small set,
-    where matching the pattern on every row had cost seconds."""
+def first_non_number(column, non_numbers=None):
+    """(index, value as text) of the first value of a categorical ``column``
+    found in ``non_numbers`` (its distinct values that are not numbers), or
+    of its first present value when None (no value is a number): a look-up
+    of each row in a small set, where matching the pattern on every row had
+    cost seconds."""
     if non_numbers is None:
-        index = 0 if text.null_count == 0 else pc.index(pc.is_valid(text), True).as_py()
-        return index, text[index].as_py()
-    bad = pc.fill_null(pc.is_in(text, value_set=non_numbers), False)
-    index = pc.index(bad, True).as_py()
-    return index, text[index].as_py()
+        index = 0 if column.null_count == 0 else pc.index(pc.is_valid(column), True).as_py()
+    else:
+        text = as_text(column)
+        index = pc.index(pc.fill_null(pc.is_in(text, value_set=non_numbers), False), True)
+        index = index.as_py()
+    return index, as_text(column.slice(index, 1))[0].as_py()
 
 
 def missing_mask(array):

@@ -241,6 +241,8 @@ class Preprocessor:
     def _category_codes(self, column, i, path):
         """Each row's category index, −1 for a category the model does not
         know (all zeros, as OneHotEncoder(handle_unknown="ignore"))."""
+        if pa.types.is_dictionary(column.type):
+            return self._dictionary_codes(column, i, path)
         text = kinds.as_text(column)
         name = self.categorical["columns"][i]
         if text.null_count:
@@ -249,6 +251,24 @@ class Preprocessor:
             text = pc.fill_null(text, self.categorical["fill"][i])
         codes = pc.index_in(text, value_set=self._category_sets[i])
         return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+
+    def _dictionary_codes(self, column, i, path):
+        """:meth:`_category_codes` of a dictionary array: its few distinct
+        values are looked up, then each row takes its value's code."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()  # one dictionary for the block
+        # missing values may hide in the dictionary too: the rows' own path
+        if column.dictionary.null_count:
+            return self._category_codes(kinds.as_text(column), i, path)
+        known = self._category_codes(column.dictionary, i, path)
+        indices = column.indices
+        if not indices.null_count:
+            return known[indices.to_numpy()]
+        if self.categorical["fill"] is None:
+            raise missing_values_error({self.categorical["columns"][i]: indices.null_count}, path)
+        fill = self._category_codes(pa.array([self.categorical["fill"][i]], pa.string()), i, path)
+        rows = pc.fill_null(indices.cast(pa.int64()), len(known)).to_numpy()
+        return np.append(known, fill)[rows]
 
     @functools.cached_property
     def _category_sets(self):

@@ -68,7 +68,7 @@ def start_reading(data, text_format, options):
             options.get("checkpoint") or options.get("resume"):
         return None
     try:
-        source = open_source(data, text_format=text_format)
+        source = open_source(data, text_format=text_format, dictionary_text=True)
         if not fits_in_memory(source, MatrixStorage(None, options.get("dtype")).budget):
             return None
     except Exception:  # noqa: BLE001 - reported by the command's own checks

@@ -47,7 +47,8 @@ class TextFormat:
     thousands: str = None
 
 
-def open_source(location, column_types=None, others_as_text=False, text_format=None):
+def open_source(location, column_types=None, others_as_text=False, text_format=None,
+                dictionary_text=False):
     """The :class:`TableSource` for a file, a folder or a glob pattern.
 
     Parameters
@@ -61,10 +62,16 @@ def open_source(location, column_types=None, others_as_text=False, text_format=N
         passed through to an output unchanged).
     text_format : TextFormat, optional
         Encoding, decimal mark and thousands separator of CSV files.
+    dictionary_text : bool
+        Read the text columns of Parquet files as dictionary arrays (each
+        row a code into the column's distinct values, as Parquet stores
+        them): nothing to decode or hash per row, for a reader that takes
+        them so (training's statistics and design matrix do).
     """
     files, fmt, partitioning = _resolve(str(location))
     source = TableSource(files, fmt, partitioning, column_types or {}, str(location),
                          text_format or TextFormat())
+    source.dictionary_text = dictionary_text
     if others_as_text and fmt == "csv":
         header = tables.csv_header(Path(files[0]), source.delimiter)
         source.column_types = {**dict.fromkeys(header, pa.string()), **source.column_types}
@@ -113,6 +120,7 @@ class TableSource:
         self.files, self.format, self.location = files, fmt, location
         self.partitioning, self.text = partitioning, text_format
         self.column_types = dict(column_types)
+        self.dictionary_text = False  # see open_source
         # Arrow splits a file's blocks faster when no quoted field holds a
         # line break; a parse error makes it read again allowing them.
         self.quoted_newlines = False
@@ -146,9 +154,14 @@ class TableSource:
         """Parquet does not check that its text is UTF-8; a damaged file may
         hold bytes that are not."""
         for name, column in zip(table.column_names, table.columns):
-            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            texts = [column]
+            if pa.types.is_dictionary(column.type):
+                chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+                texts = [chunk.dictionary for chunk in chunks]
+            if any(_is_text(text.type) for text in texts):
                 try:
-                    column.validate(full=True)
+                    for text in texts:
+                        text.validate(full=True)
                 except pa.ArrowInvalid:
                     raise DataError(f"{self.location}: column {name!r} holds text that is not "
                                     "UTF-8 (a damaged file?); check the file") from None
@@ -229,14 +242,20 @@ class TableSource:
     def _dataset(self):
         # Pages read as they are decoded, not whole row groups at once: a
         # stream's memory stays near its batches'.
-        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
-            pre_buffer=False))
+        fmt = _parquet_format()
         if self.format == "csv":
             fmt = ds.CsvFileFormat(parse_options=self._parse_options(),
                                    convert_options=self._convert_options(None),
                                    read_options=self._read_options())
         try:
-            return ds.dataset(self.files, format=fmt, partitioning=self.partitioning)
+            dataset = ds.dataset(self.files, format=fmt, partitioning=self.partitioning)
+            # text read as numbers with separators needs the text itself
+            if self.format == "parquet" and self.dictionary_text and self.text.thousands is None:
+                text = [f.name for f in dataset.schema if _is_text(f.type)]
+                if text:
+                    dataset = ds.dataset(self.files, format=_parquet_format(text),
+                                         partitioning=self.partitioning)
+            return dataset
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
 
@@ -294,6 +313,16 @@ class TableSource:
                         f"{path}: line {line} has {fields} fields but the header has {width} "
                         f"(split by {self.delimiter!r}); fix the ragged rows")
         return tables.read_error(self.location, exc, self.format)
+
+
+def _parquet_format(dictionary_columns=()):
+    return ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary_columns)),
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
+
+
+def _is_text(dtype):
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
 
 
 def rechunk(batches, rows):

@@ -89,32 +89,36 @@ class TextStatistics:
         self.numbers, self.present, self.locale_numbers = 0, 0, 0
         self.example = None  # (row, value) of the first value that is not a number
 
-    def update(self, text, first_row):
-        """Add a block of text (a string array) whose first row is ``first_row``."""
-        self.add_block(self.block(text), first_row)
+    def update(self, column, first_row):
+        """Add a block of a categorical column whose first row is ``first_row``."""
+        self.add_block(self.block(column), first_row)
 
     @staticmethod
-    def block(text):
-        """The statistics of one block of text on their own, for :meth:`add_block`.
+    def block(column):
+        """The statistics of one block of a categorical column (text,
+        booleans or a dictionary array) on their own, for :meth:`add_block`.
 
         The checks run on the block's distinct values, weighted by their
-        counts: a column of a million rows and fifty levels costs fifty.
+        counts: a column of a million rows and fifty levels costs fifty. A
+        dictionary array is counted by its codes, never decoded.
         """
-        present = len(text) - text.null_count
+        present = len(column) - column.null_count
         if not present:
-            return text.null_count, 0, None
-        counts = pc.value_counts(text)
-        if text.null_count:
-            counts = counts.filter(pc.is_valid(counts.field("values")))
-        values, times = counts.field("values"), counts.field("counts")
+            return column.null_count, 0, None
+        counts = pc.value_counts(column)
+        values, times = kinds.as_text(counts.field("values")), counts.field("counts")
+        if column.null_count:
+            known = pc.is_valid(values)
+            values, times = values.filter(known), times.filter(known)
         matches = kinds.number_matches(values)
         numbers = int(times.to_numpy(zero_copy_only=False)[matches].sum())
         example, locale_numbers = None, 0
         if numbers < present:
             example = kinds.first_non_number(
-                text, values.filter(pa.array(~matches)) if numbers else None)
+                column, values.filter(pa.array(~matches)) if numbers else None)
             locale_numbers = kinds.locale_number_count(values, times)
-        return text.null_count, present, (counts, numbers, locale_numbers, example)
+        counts = pa.StructArray.from_arrays([values, times], names=["values", "counts"])
+        return column.null_count, present, (counts, numbers, locale_numbers, example)
 
     def add_block(self, block, first_row):
         """Add a :meth:`block` whose first row is ``first_row``."""
@@ -180,8 +184,7 @@ class TableStatistics:
         return (batch.num_rows,
                 [NumericStatistics.block(kinds.as_numbers(batch.column(name)), keep_values)
                  for name in self.numeric],
-                [TextStatistics.block(kinds.as_text(batch.column(name)))
-                 for name in self.categorical])
+                [TextStatistics.block(batch.column(name)) for name in self.categorical])
 
     def add_block(self, block):
         """Add a :meth:`block` of the rows that follow, in their order."""
