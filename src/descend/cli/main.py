@@ -126,7 +126,7 @@ def train(data, target, model_path, **options):
     from descend.data.readahead import start_reading
     options["given"] = given_options(click.get_current_context())
     options["text_format"] = text_format_from(options)
-    read_ahead = start_reading(data, options["text_format"], options)
+    read_ahead = start_reading(data, options["text_format"], options, target)
     from descend.cli.training import run_train  # imported while the data is read
     run_train(data, target, model_path, options, read_ahead)
 

@@ -62,7 +62,7 @@ def train_from_files(data, train_options, options, callback, solver_state=None,
     with MatrixStorage(limit, train_options.dtype) as storage:
         started = time.perf_counter()
         if read_ahead is not None:
-            rows = TableRows(read_ahead.table(), str(data))
+            rows = read_ahead.rows()
         else:
             source = open_source(data, text_format=options["text_format"], dictionary_text=True)
             if limit is None and fits_in_memory(source, storage.budget):

@@ -19,13 +19,13 @@ from descend.cluster.tables import Frame, arrow_part
 from descend.data.design import LabelsAndGaps
 from descend.data.preprocess import Preprocessor, missing_values_error, split_columns
 from descend.data.statistics import TableStatistics
+from descend.data.tables import select_features
 from descend.exceptions import DataError, DescendWarning, UsageError
 from descend.model.labels import choose_classes, encode_target, missing_labels_error
 from descend.model.training import (
     Prepared,
     _warn_about_identifiers,
     fit_prepared,
-    select_features,
     summarise,
 )
 

@@ -24,10 +24,11 @@ BLOCK_ROWS = 1 << 16
 
 
 class TableRows:
-    """The rows of an Arrow table held in memory."""
+    """The rows of an Arrow table held in memory; ``ahead``, a pass over
+    them run elsewhere (see :func:`read_labels_gaps_and_statistics`)."""
 
-    def __init__(self, table, location=""):
-        self.table, self.location = table, location
+    def __init__(self, table, location="", ahead=None):
+        self.table, self.location, self.ahead = table, location, ahead
 
     @property
     def schema(self):
@@ -65,7 +66,7 @@ class StreamRows:
     """The rows of a :class:`~descend.data.source.TableSource`, read anew each pass."""
 
     def __init__(self, source):
-        self.source, self.location = source, source.location
+        self.source, self.location, self.ahead = source, source.location, None
 
     @property
     def schema(self):
@@ -144,11 +145,39 @@ def read_labels_gaps_and_statistics(rows, target, features, impute, path=""):
     """Passes 1 and 2 in one (see :class:`LabelsGapsAndStatistics`): labels,
     gaps and missing counts as :func:`read_labels_and_gaps` gives them
     (with ``impute``: no gaps, no counts), and the statistics
-    :func:`collect_statistics` would give for the kept rows."""
+    :func:`collect_statistics` would give for the kept rows.
+
+    ``rows.ahead`` may hold this pass, run on another thread while the
+    command imported the estimator: a future of a :class:`PassAhead` (or of
+    None). One of these arguments is waited for and taken, its errors
+    raised here; any other is left alone."""
+    ahead, rows.ahead = rows.ahead, None
+    ahead = ahead.result() if ahead is not None else None
+    if ahead is not None and ahead.arguments == (target, tuple(features), impute, path):
+        return ahead.result()
     schema = rows.schema
     visitor = rows.scan(lambda: LabelsGapsAndStatistics(target, features, impute, schema, path),
                         [target, *features])
     return (*visitor.result(), visitor.stats)
+
+
+class PassAhead:
+    """:func:`read_labels_gaps_and_statistics` of ``rows`` with these
+    arguments, run now, kept for the caller that asks for the same."""
+
+    def __init__(self, rows, target, features, impute, path=""):
+        self.arguments = (target, tuple(features), impute, path)
+        try:
+            self._result = read_labels_gaps_and_statistics(rows, target, features, impute,
+                                                           path)
+            self._error = None
+        except Exception as exc:  # noqa: BLE001 - raised where the pass is asked for
+            self._result, self._error = None, exc
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def new_statistics(schema, features, impute, path=""):

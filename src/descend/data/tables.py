@@ -199,6 +199,23 @@ def column_names(table):
     return list(getattr(table, "columns", table))
 
 
+def select_features(names, options, path=""):
+    """The feature columns: ``features``, else all but the target and ``drop``
+    (``options``: anything with ``target``, ``features`` and ``drop``)."""
+    require_column(names, options.target, path)
+    for name in (options.features or []) + (options.drop or []):
+        require_column(names, name, path, what="column")
+    if options.features:
+        columns = [c for c in options.features if c != options.target]
+    else:
+        columns = [c for c in names if c != options.target]
+    columns = [c for c in columns if c not in (options.drop or [])]
+    if not columns:
+        raise UsageError(f"{path}: no feature columns left; the file needs columns "
+                         "besides the target")
+    return columns
+
+
 def require_column(table, name, path, what="target column"):
     """Raise a UsageError naming close matches when ``name`` is not a column."""
     names = column_names(table)

@@ -22,7 +22,7 @@ from descend.data.preprocess import (
     as_arrow,
     missing_values_error,
 )
-from descend.data.tables import require_column
+from descend.data.tables import select_features
 from descend.exceptions import DataError, DescendWarning, UsageError
 from descend.model.labels import choose_classes, encode_target, missing_labels_error
 from descend.model.selection import check_classifier_options, make_classifier, selection_report
@@ -95,22 +95,6 @@ def _check_option_types(options):
         value = getattr(options, name)
         if not ok(value):
             raise UsageError(f"{{{name}}} must be {what}, got {value!r}"[:300], **{name: None})
-
-
-def select_features(names, options, path=""):
-    """The feature columns: ``features``, else all but the target and ``drop``."""
-    require_column(names, options.target, path)
-    for name in (options.features or []) + (options.drop or []):
-        require_column(names, name, path, what="column")
-    if options.features:
-        columns = [c for c in options.features if c != options.target]
-    else:
-        columns = [c for c in names if c != options.target]
-    columns = [c for c in columns if c not in (options.drop or [])]
-    if not columns:
-        raise UsageError(f"{path}: no feature columns left; the file needs columns "
-                         "besides the target")
-    return columns
 
 
 class Prepared:
