@@ -338,3 +338,20 @@ def test_probabilities_of_a_float32_matrix_do_not_copy_it():
     assert peak < X.nbytes / 4
     expected = 1 / (1 + np.exp(-(X.astype(np.float64) @ model.coef + 0.3)))
     np.testing.assert_allclose(proba, expected, rtol=1e-5)
+
+
+def test_a_whole_csv_file_read_in_small_blocks_is_typed_by_all_its_rows(tmp_path):
+    """Parsed in blocks of CSV_READ_BLOCK_BYTES, a whole file's column types
+    come from all its rows: integers for the first megabytes then a decimal
+    are numbers, and so is a column empty at first then holding numbers."""
+    from descend.data import source
+    rows = 3 * source.CSV_READ_BLOCK_BYTES // 12  # ~3 small blocks of "i,,yes\n"
+    assert rows * 12 < source.CSV_BLOCK_BYTES
+    lines = [f"{i % 1000},,{'yes' if i % 3 else 'no'}" for i in range(rows)]
+    lines += ["2.5,1.5,yes", "7,2,no"]
+    path = tmp_path / "late.csv"
+    path.write_text("count,late,y\n" + "\n".join(lines) + "\n")
+    table = open_source(path).read()
+    assert table.schema.field("count").type == pa.float64()
+    assert table.schema.field("late").type == pa.float64()
+    assert table.column("count")[-2].as_py() == 2.5 and table.column("late")[-2].as_py() == 1.5

@@ -23,8 +23,13 @@ from descend.data import tables
 from descend.data.inorder import abandon, finish
 from descend.exceptions import DataError, UsageError
 
-#: Bytes Arrow's CSV reader parses at a time.
+#: Bytes of a CSV file Arrow's stream parses at a time: a stream tells each
+#: column's type from its first block.
 CSV_BLOCK_BYTES = 1 << 24
+#: Bytes parsed at a time when a whole CSV file is read (its types are told
+#: from the whole file): blocks that stay in the cache parse half again as
+#: fast (5M rows, 1.6 GB: 4.3 s against 6.7 s).
+CSV_READ_BLOCK_BYTES = 1 << 20
 _CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): .*CSV conversion error to \w+")
 
 
@@ -179,7 +184,8 @@ class TableSource:
 
     def _read(self, columns):
         if self.format == "csv" and len(self.files) == 1 and not self.partitioning:
-            return pacsv.read_csv(self.files[0], read_options=self._read_options(),
+            return pacsv.read_csv(self.files[0],
+                                  read_options=self._read_options(CSV_READ_BLOCK_BYTES),
                                   parse_options=self._parse_options(),
                                   convert_options=self._convert_options(columns))
         return self._dataset().to_table(columns=columns)
@@ -259,8 +265,8 @@ class TableSource:
         except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
 
-    def _read_options(self):
-        return pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=self.text.encoding)
+    def _read_options(self, block_size=CSV_BLOCK_BYTES):
+        return pacsv.ReadOptions(block_size=block_size, encoding=self.text.encoding)
 
     def _parse_options(self):
         return pacsv.ParseOptions(delimiter=self.delimiter,
