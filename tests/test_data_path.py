@@ -302,14 +302,16 @@ def test_quoted_line_breaks_inside_fields_are_text(run_cli, tmp_path):
     assert categories["categories"] == [["line 0\nnext", "line 1\nnext", "line 2\nnext"]]
 
 
-def test_metrics_are_scikit_learns():
+@pytest.mark.parametrize("rows", [200, 150_000])  # the AUC on one thread, on two
+def test_metrics_are_scikit_learns(rows):
     from sklearn import metrics
 
-    from descend.model.metrics import classification_metrics
+    from descend.model.metrics import PARALLEL_ROWS, classification_metrics
+    assert (rows >= PARALLEL_ROWS) == (rows > 200)
     rng = np.random.default_rng(3)
     for share in (0.0, 0.1, 0.5, 1.0):
-        y = (rng.random(200) < share).astype(float)
-        proba = rng.random(200)
+        y = (rng.random(rows) < share).astype(float)
+        proba = rng.random(rows)
         got, pred = classification_metrics(y, proba), proba > 0.5
         assert got["accuracy"] == metrics.accuracy_score(y, pred)
         assert got["precision"] == metrics.precision_score(y, pred, zero_division=0)

@@ -5,12 +5,14 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
 
 from descend.cli import console
 from descend.cli.commands import check_suffix
 from descend.cli.console import Progress, command_line_flag
 from descend.data.design import StreamRows, TableRows
+from descend.data.fill import load_compiled
 from descend.data.readahead import fits_in_memory
 from descend.data.source import TextFormat, open_source
 from descend.data.storage import MatrixStorage, parse_size
@@ -62,6 +64,7 @@ def train_from_files(data, train_options, options, callback, solver_state=None,
     with MatrixStorage(limit, train_options.dtype) as storage:
         started = time.perf_counter()
         if read_ahead is not None:
+            load_compiled(train_options.dtype or np.float64)  # while the data is still read
             rows = read_ahead.rows()
         else:
             source = open_source(data, text_format=options["text_format"], dictionary_text=True)
