@@ -148,6 +148,7 @@ def test_text_read_as_dictionaries_gives_the_bits_of_text(encoding, impute, tmp_
         got = prepare(rows, options)
         assert all(np.array_equal(a, b) for a, b in zip(_parts(got.X), _parts(reference.X)))
         assert got.preprocessor.to_dict() == reference.preprocessor.to_dict()
+        assert np.array_equal(got.y, reference.y) and got.classes == reference.classes
     if impute is None:  # a model that fills nothing meets the gaps, counted
         with pytest.raises(ValueError, match=r"missing values in 'plan': 9;"):
             reference.preprocessor.transform(read.select(["age", "income", "plan", "active",
@@ -357,3 +358,24 @@ def test_a_whole_csv_file_read_in_small_blocks_is_typed_by_all_its_rows(tmp_path
     assert table.schema.field("count").type == pa.float64()
     assert table.schema.field("late").type == pa.float64()
     assert table.column("count")[-2].as_py() == 2.5 and table.column("late")[-2].as_py() == 1.5
+
+
+@pytest.mark.parametrize("classes", [["no", "yes"], ["a", "b", "c"]])
+def test_labels_as_a_dictionary_encode_as_their_text(classes):
+    from descend.model.labels import choose_classes, encode_target
+    rng = np.random.default_rng(4)
+    labels = pa.array(rng.choice(classes, 500).tolist())
+    chunked = pa.chunked_array([labels.slice(0, 200).dictionary_encode(),
+                                labels.slice(200).dictionary_encode()])  # two dictionaries
+    assert choose_classes(chunked) == choose_classes(labels) == classes
+    expected = encode_target(labels, classes)
+    got = encode_target(chunked, classes)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    assert np.array_equal(expected, [classes.index(v) for v in labels.to_pylist()])
+    for bad, message in (("zzz", r"labels \['zzz'\] the model does not know"),
+                         (None, "missing labels the model does not know")):
+        broken = pa.array(labels.to_pylist()[:9] + [bad]).dictionary_encode()
+        with pytest.raises(ValueError, match=message):
+            encode_target(broken, classes)
+        with pytest.raises(ValueError, match=message):
+            encode_target(broken.dictionary_decode(), classes)

@@ -54,6 +54,14 @@ def as_text(array):
     return pc.cast(array, pa.string())
 
 
+def as_labels(array):
+    """A target column as text (:func:`as_text`), or as the dictionary array
+    of strings it is: one code per row, nothing to decode."""
+    if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type):
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return as_text(array)
+
+
 def number_matches(values):
     """NumPy bool mask of the distinct ``values`` (a string array) that read as numbers."""
     if not len(values):

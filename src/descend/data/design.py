@@ -91,7 +91,7 @@ class LabelsAndGaps(BlockWork):
         self.missing = dict.fromkeys(features, 0)
 
     def work(self, batch, start):
-        labels = kinds.as_text(batch.column(self.target))
+        labels = kinds.as_labels(batch.column(self.target))
         gaps, missing = np.zeros(batch.num_rows, dtype=bool), {}
         for name in self.features if self.want_gaps else ():
             mask = kinds.missing_mask(batch.column(name))
@@ -107,7 +107,8 @@ class LabelsAndGaps(BlockWork):
             self.missing[name] += count
 
     def result(self):
-        """(labels as one string array, row has a missing feature, counts)."""
+        """(labels as one string or dictionary array, row has a missing feature,
+        counts)."""
         self.finish()
         labels = pa.concat_arrays(self.labels) if self.labels else pa.array([], pa.string())
         gaps = np.concatenate(self.gaps) if self.gaps else np.zeros(0, dtype=bool)

@@ -8,16 +8,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from descend.data.columns import as_text
+from descend.data.columns import as_labels
 from descend.data.preprocess import as_arrow
 from descend.exceptions import DataError, UsageError
 
 
 def label_text(column):
-    """A target column (Arrow, pandas or NumPy) as an Arrow string array."""
+    """A target column (Arrow, pandas or NumPy) as an Arrow string array, or
+    as the dictionary array of strings it is (one code per row, nothing to
+    decode)."""
     if not isinstance(column, (pa.Array, pa.ChunkedArray)):
         column = as_arrow(_frame_of(column)).column(0)
-    return as_text(column)
+    return as_labels(column)
 
 
 def _frame_of(values):
@@ -81,13 +83,17 @@ def encode_target(column, classes, path=""):
     classes); the index of each label in ``classes`` (K ≥ 3, intp); labels
     not in ``classes`` are errors."""
     text = label_text(column)
-    known = pc.is_in(text, value_set=pa.array(classes, pa.string()))
-    if text.null_count or not pc.all(pc.fill_null(known, True)).as_py():
-        unknown = distinct_labels(pc.filter(text, pc.invert(pc.fill_null(known, True))))
+    known = pa.array(classes, pa.string())
+    if pa.types.is_dictionary(text.type):  # each distinct label looked up once
+        codes = pc.index_in(text.dictionary, value_set=known).take(text.indices)
+    else:
+        codes = pc.index_in(text, value_set=known)
+    if codes.null_count:
+        unknown = distinct_labels(pc.filter(text, pc.and_(pc.is_null(codes),
+                                                          pc.is_valid(text))))
         what = f"labels {unknown[:5]}" if unknown else "missing labels"
         raise DataError(f"{path}: the target column has {what} the model does not know; "
                         f"it was trained on {classes}")
-    if len(classes) > 2:
-        codes = pc.index_in(text, value_set=pa.array(classes, pa.string()))
-        return codes.to_numpy(zero_copy_only=False).astype(np.intp)
-    return pc.equal(text, classes[1]).to_numpy(zero_copy_only=False).astype(np.float64)
+    # two classes: index 1 is the positive one
+    return codes.to_numpy(zero_copy_only=False).astype(np.intp if len(classes) > 2
+                                                        else np.float64)
