@@ -47,10 +47,13 @@ def test_the_first_pass_run_ahead_is_taken_and_gives_the_same_preparation(tmp_pa
     path = _parquet(tmp_path, mixed_frame(400))
     options = TrainOptions(target="y", impute=impute, drop_missing=impute is None)
     expected = prepare(TableRows(open_source(path).read(), str(path)), options, str(path))
-    rows = _counting_scans(ReadAhead(open_source(path), _plan(impute=impute)).rows())
+    ahead = ReadAhead(open_source(path), _plan(impute=impute))
+    rows = _counting_scans(ahead.rows())
     got = prepare(rows, options, str(path))
     _same(got, expected)
     assert len(rows.scans) == 1  # only the fill of X: the first pass came from the thread
+    # handed over, not kept beside the fit (labels and statistics of every row)
+    assert ahead._ahead.result()._result is None
 
 
 def test_a_pass_run_ahead_for_other_columns_is_left_alone(tmp_path):

@@ -176,9 +176,12 @@ class PassAhead:
             self._result, self._error = None, exc
 
     def result(self):
+        """The pass's result, handed over once (not kept alive here beside
+        the model being fitted), or its error raised."""
         if self._error is not None:
             raise self._error
-        return self._result
+        result, self._result = self._result, None
+        return result
 
 
 def new_statistics(schema, features, impute, path=""):
