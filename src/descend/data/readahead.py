@@ -13,9 +13,9 @@ run reads as it always did.
 """
 import threading
 import time
-from types import SimpleNamespace
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 
 from descend.data.source import open_source
 from descend.data.storage import MatrixStorage
@@ -61,7 +61,11 @@ class ReadAhead:
         finally:
             self.seconds = time.perf_counter() - started
         self._result.set_result(table)
-        self._ahead.set_result(self._first_pass(table))
+        ahead = None
+        try:
+            ahead = self._first_pass(table)
+        finally:  # whatever happens here, training must not wait for it forever
+            self._ahead.set_result(ahead)
 
     def _first_pass(self, table):
         """The first pass over ``table`` as training will ask for it, or None
