@@ -16,7 +16,7 @@ from test_data_path import mixed_frame
 
 
 def _plan(target="y", features=None, drop=None, impute="mean"):
-    return target, SimpleNamespace(target=target, features=features, drop=drop, impute=impute)
+    return SimpleNamespace(target=target, features=features, drop=drop, impute=impute)
 
 
 def _parquet(tmp_path, frame):

@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
 from descend.cli import console
@@ -64,7 +63,7 @@ def train_from_files(data, train_options, options, callback, solver_state=None,
     with MatrixStorage(limit, train_options.dtype) as storage:
         started = time.perf_counter()
         if read_ahead is not None:
-            load_compiled(train_options.dtype or np.float64)  # while the data is still read
+            load_compiled(train_options.dtype)  # while the data is still read
             rows = read_ahead.rows()
         else:
             source = open_source(data, text_format=options["text_format"], dictionary_text=True)

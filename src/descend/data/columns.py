@@ -3,6 +3,7 @@
 Every function works on whole Arrow arrays with Arrow's compute kernels or
 NumPy; none visits values one at a time in Python.
 """
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -64,9 +65,7 @@ def as_labels(array):
 
 def number_matches(values):
     """NumPy bool mask of the distinct ``values`` (a string array) that read as numbers."""
-    if not len(values):
-        return pa.array([], pa.bool_()).to_numpy(zero_copy_only=False)
-    return pc.match_substring_regex(values, NUMBER_PATTERN).to_numpy(zero_copy_only=False)
+    return _matches(values, NUMBER_PATTERN)
 
 
 def locale_number_count(values, counts):
@@ -76,10 +75,13 @@ def locale_number_count(values, counts):
 
 
 def _weighted_matches(values, counts, pattern):
+    return int(counts.to_numpy(zero_copy_only=False)[_matches(values, pattern)].sum())
+
+
+def _matches(values, pattern):
     if not len(values):
-        return 0
-    matches = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
-    return int(counts.to_numpy(zero_copy_only=False)[matches].sum())
+        return np.zeros(0, dtype=bool)
+    return pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
 
 
 def without_separators(text, thousands, decimal=None):

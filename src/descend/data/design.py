@@ -152,8 +152,8 @@ def read_labels_gaps_and_statistics(rows, target, features, impute, path=""):
     command imported the estimator: a future of a :class:`PassAhead` (or of
     None). One of these arguments is waited for and taken, its errors
     raised here; any other is left alone."""
-    ahead, rows.ahead = rows.ahead, None
-    ahead = ahead.result() if ahead is not None else None
+    future, rows.ahead = rows.ahead, None
+    ahead = future.result() if future is not None else None
     if ahead is not None and ahead.arguments == (target, tuple(features), impute, path):
         return ahead.result()
     schema = rows.schema

@@ -82,12 +82,12 @@ def fill_block(values, mean, scale, fill, codes, offsets, positions, out, thread
     return counts
 
 
-
-def load_compiled(dtype=np.float64):
-    """Call the compiled fill once, on one row written as ``dtype``: Numba's
+def load_compiled(dtype=None):
+    """Call the compiled fill once, on one row written as ``dtype`` (None:
+    float64, X's default): Numba's
     first call of a process loads its machinery and the cached machine code
     (about 0.4 s), which the fill of X then does not wait for. Worth it
     while another thread still reads the data."""
     values, codes = np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int32)
     fill_block(values, np.zeros(1), np.ones(1), np.zeros(1), codes, np.ones(1, np.int64),
-               np.zeros(1, np.int64), np.zeros((1, 2), dtype=dtype), threads=1)
+               np.zeros(1, np.int64), np.zeros((1, 2), dtype=dtype or np.float64), threads=1)

@@ -35,8 +35,8 @@ class ReadAhead:
 
     :meth:`table` waits for it and returns it, or raises what the read
     raised (the same errors, at the same step, as a read in the foreground).
-    With ``plan``, (target, options with ``features``, ``drop`` and
-    ``impute``), the same thread then runs training's first pass over the
+    With ``plan`` (the options ``target``, ``features``, ``drop`` and
+    ``impute`` as attributes), the same thread then runs training's first pass over the
     table (labels, gaps and statistics), which :meth:`rows` hands on.
     """
 
@@ -74,13 +74,12 @@ class ReadAhead:
             return None
         from descend.data.design import PassAhead, TableRows  # beside the estimator's imports
         from descend.data.tables import select_features
-        target, options = self.plan
-        location = self.source.location
+        plan, location = self.plan, self.source.location
         try:
-            features = select_features(table.schema.names, options, location)
+            features = select_features(table.schema.names, plan, location)
         except Exception:  # noqa: BLE001 - refused by the command's own checks
             return None
-        return PassAhead(TableRows(table, location), target, features, options.impute,
+        return PassAhead(TableRows(table, location), plan.target, features, plan.impute,
                          location)
 
     def table(self):
@@ -113,6 +112,6 @@ def start_reading(data, text_format, options, target=None):
         return None
     plan = None
     if target is not None and not options.get("validation"):
-        plan = target, SimpleNamespace(target=target, features=options.get("features"),
-                                       drop=options.get("drop"), impute=options.get("impute"))
+        plan = SimpleNamespace(target=target, features=options.get("features"),
+                               drop=options.get("drop"), impute=options.get("impute"))
     return ReadAhead(source, plan)
